@@ -1,0 +1,42 @@
+"""Checks that turn a missing tool or an unfetched jar folder into a one-line instruction."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from stock_lakehouse.errors import UserFacingError
+
+
+def require_java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise UserFacingError(
+            "java not found on PATH - install a JDK 17+ (e.g. 'apt-get install openjdk-17-jdk') "
+            "or add its bin/ to PATH"
+        )
+    return java
+
+
+def require_maven() -> str:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise UserFacingError(
+            "mvn not found on PATH - install Maven 3.8+ (e.g. 'apt-get install maven'), "
+            "then run 'make jars'"
+        )
+    return mvn
+
+
+def require_jars(folder: Path, marker_glob: str, what: str) -> Path:
+    """The folder `make jars` fills; fail early with the fix rather than a ClassNotFoundException."""
+    if not any(folder.glob(marker_glob)):
+        raise UserFacingError(f"{what} jars not found in {folder} - run 'make jars'")
+    return folder
+
+
+def require_executable(name: str, hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise UserFacingError(f"{name} not found on PATH - {hint}")
+    return path

@@ -1,0 +1,165 @@
+"""A server process the project started itself: PID file, log file, health, stop by PID.
+
+`services down` must stop only what the project started, so each process is tracked by a PID file
+holding its PID and start time; a recycled PID that now belongs to another program is not ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stock_lakehouse.errors import UserFacingError
+
+
+def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return f"(no log file at {path})"
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 64 * 1024))
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _process_start_ticks(pid: int) -> str | None:
+    """Start time of a PID in clock ticks since boot (Linux), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 counts after the command name, which may contain spaces inside parentheses.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie is gone for our purposes
+        return None
+    return fields[19]
+
+
+@dataclass
+class ManagedProcess:
+    """One long-running server: how to start it, where it logs, how to tell it is healthy."""
+
+    name: str
+    command: Sequence[str]
+    run_dir: Path
+    ports: Sequence[int]
+    healthy: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    start_timeout: float = 60.0
+    stop_timeout: float = 30.0
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """PID of our process if it is still running, else None (and a stale PID file is removed)."""
+        try:
+            pid_text, started = self.pid_file.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None
+        if _process_start_ticks(pid) != started:
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self) -> None:
+        """Start the process unless it runs already; wait until it is healthy."""
+        if self.is_running():
+            self.wait_healthy()
+            return
+        for port in self.ports:
+            if port_is_open("127.0.0.1", port):
+                raise UserFacingError(
+                    f"port {port} on 127.0.0.1 is already in use by another program, so {self.name} "
+                    f"cannot start - stop that program or choose another port in .env"
+                )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
+        try:
+            proc = subprocess.Popen(
+                list(self.command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.cwd,
+                env={**os.environ, **self.env},
+                start_new_session=True,  # Ctrl-C in the shell must not kill the servers
+            )
+        except FileNotFoundError as exc:
+            raise UserFacingError(
+                f"cannot start {self.name}: {self.command[0]} not found - run 'make setup'"
+            ) from exc
+        finally:
+            log.close()
+        started = _process_start_ticks(proc.pid) or "0"
+        self.pid_file.write_text(f"{proc.pid} {started}\n")
+        self.wait_healthy(proc)
+
+    def wait_healthy(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise UserFacingError(
+                    f"{self.name} exited with code {proc.returncode} while starting "
+                    f"- see {self.log_file}",
+                    detail=tail(self.log_file),
+                )
+            if self.healthy():
+                return
+            time.sleep(0.25)
+        raise UserFacingError(
+            f"{self.name} did not become healthy within {self.start_timeout:.0f}s "
+            f"- see {self.log_file}",
+            detail=tail(self.log_file),
+        )
+
+    def stop(self) -> bool:
+        """SIGTERM, then SIGKILL after `stop_timeout`. Returns True if a process was stopped."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        while time.monotonic() < deadline and _process_start_ticks(pid) is not None:
+            _reap(pid)
+            time.sleep(0.1)
+        if _process_start_ticks(pid) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            while _process_start_ticks(pid) is not None:
+                _reap(pid)
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the server is our own child (so it does not linger as a zombie)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)

