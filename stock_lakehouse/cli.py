@@ -71,6 +71,22 @@ def services_logs(name: str, lines: int) -> None:
         console.print(tail(process.log_file, lines), markup=False, highlight=False)
 
 
+@cli.command()
+def smoke() -> None:
+    """Round-trip data through Kafka and the S3 store, then print how to reach them."""
+    from stock_lakehouse.services.smoke import kafka_round_trip, s3_round_trip
+
+    settings = get_settings()
+    local = LocalServices(settings)
+    for probe in (kafka_round_trip, s3_round_trip):
+        result = probe(settings)
+        console.print(f"[green]ok[/] {result.check}: {result.detail} ({result.seconds}s)")
+    _print_status(local)
+    console.print(
+        "next: 'make services-down' stops them; 'stock-lakehouse services logs kafka|s3' shows logs"
+    )
+
+
 def _print_status(local: LocalServices):
     rows = local.status()
     table = Table(title="stock-lakehouse services")

