@@ -11,6 +11,9 @@ UV_VERSION := 0.13.9
 # Caches stay inside the checkout: a second `make setup` is fast and nothing lands in $HOME's pip cache.
 export UV_CACHE_DIR := $(CURDIR)/.cache/uv
 export UV_LINK_MODE := copy
+# Dagster reads dagster.yaml from DAGSTER_HOME; its SQLite storage goes to the state folder.
+export DAGSTER_HOME ?= $(CURDIR)
+export DAGSTER_STORAGE_DIR ?= $(CURDIR)/.state/dagster
 
 .PHONY: help setup jars env services-up services-down status demo test test-unit lint format lock clean clean-state check-tools
 

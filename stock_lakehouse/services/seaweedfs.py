@@ -37,6 +37,34 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def http_json(url: str, timeout: float = 1.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
+
+
+def volume_registered(master_addr: str, volume_addr: str) -> bool:
+    """True once the master knows every volume the volume server holds.
+
+    The volume server answers /status at once, but until its heartbeat reaches the master a
+    restarted store answers GET with InternalError for objects written before the restart.
+    """
+    local = http_json(f"http://{volume_addr}/status")
+    topology = http_json(f"http://{master_addr}/dir/status")
+    if local is None or topology is None:
+        return False
+    nodes = [
+        node
+        for dc in topology.get("Topology", {}).get("DataCenters") or []
+        for rack in dc.get("Racks") or []
+        for node in rack.get("DataNodes") or []
+    ]
+    held = len(local.get("Volumes") or [])
+    return any(n.get("Url") == volume_addr and n.get("Volumes", 0) >= held for n in nodes)
+
+
 def s3_identities(access_key: str, secret_key: str) -> dict:
     """The -s3.config document: one identity with full rights; anonymous requests get 403."""
     return {
@@ -60,6 +88,7 @@ class SeaweedS3Service:
         self.s3_port = settings.s3.port
         weed = str(WEED)
         master_addr = f"127.0.0.1:{local.seaweed_master_port}"
+        volume_addr = f"127.0.0.1:{local.seaweed_volume_port}"
         # SeaweedFS also listens on port + 10000 for gRPC.
         self.master = ManagedProcess(
             name="seaweed-master",
@@ -82,7 +111,7 @@ class SeaweedS3Service:
             ],  # fmt: skip
             run_dir=self.home,
             ports=[local.seaweed_volume_port, local.seaweed_volume_port + 10000],
-            healthy=lambda: http_ok(f"http://127.0.0.1:{local.seaweed_volume_port}/status"),
+            healthy=lambda: volume_registered(master_addr, volume_addr),
         )
         self.filer = ManagedProcess(
             name="seaweed-filer-s3",
