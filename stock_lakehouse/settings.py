@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr

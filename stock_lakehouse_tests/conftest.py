@@ -61,9 +61,9 @@ def services(settings: Settings) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def spark(services: Settings):
     """One local[2] SparkSession for the session (a JVM start costs 5-15 s)."""
-    from stock_lakehouse.spark_session import get_spark_session
-
     from pyspark import SparkContext
+
+    from stock_lakehouse.spark_session import get_spark_session
 
     session = get_spark_session("stock-lakehouse-tests", services, **{"spark.ui.enabled": "false"})
     gateway = SparkContext._gateway

@@ -98,8 +98,9 @@ def test_stream_from_kafka_to_delta_on_s3_is_read_back_by_duckdb(spark, services
         f'SELECT count(*), count(DISTINCT ("partition", "offset")), sum(volume) FROM {scan}'
     ).fetchone()
     per_day = dict(
-        con.execute(f"SELECT strftime(trade_date, '%Y-%m-%d'), count(*) FROM {scan} GROUP BY 1")
-        .fetchall()
+        con.execute(
+            f"SELECT strftime(trade_date, '%Y-%m-%d'), count(*) FROM {scan} GROUP BY 1"
+        ).fetchall()
     )
 
     expected_days = Counter(

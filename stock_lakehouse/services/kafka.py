@@ -15,7 +15,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.prerequisites import require_java, require_jars
+from stock_lakehouse.services.prerequisites import require_jars, require_java
 from stock_lakehouse.services.process import ManagedProcess, tail
 from stock_lakehouse.settings import Settings
 

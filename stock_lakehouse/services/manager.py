@@ -81,4 +81,3 @@ class LocalServices:
             log = ", ".join(str(proc.log_file) for proc in processes)
             rows.append(ServiceStatus(service.name, service.address, state, pids, log))
         return rows
-

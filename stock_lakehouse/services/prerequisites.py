@@ -29,7 +29,7 @@ def require_maven() -> str:
 
 
 def require_jars(folder: Path, marker_glob: str, what: str) -> Path:
-    """The folder `make jars` fills; fail early with the fix rather than a ClassNotFoundException."""
+    """The folder `make jars` fills; fail early with the fix, not a ClassNotFoundException."""
     if not any(folder.glob(marker_glob)):
         raise UserFacingError(f"{what} jars not found in {folder} - run 'make jars'")
     return folder

