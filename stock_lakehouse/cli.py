@@ -16,7 +16,13 @@ from stock_lakehouse.settings import get_settings
 console = Console()
 err = Console(stderr=True)
 
-STATE_STYLE = {"healthy": "green", "external": "cyan", "stopped": "yellow", "unhealthy": "red"}
+STATE_STYLE = {
+    "healthy": "green",
+    "external": "cyan",
+    "stopped": "yellow",
+    "unhealthy": "red",
+    "unreachable": "red",
+}
 
 
 def _services() -> LocalServices:
@@ -56,7 +62,7 @@ def services_status() -> None:
     """Each service with its address and health; exits 1 if any managed service is not healthy."""
     local = _services()
     rows = _print_status(local)
-    if any(row.state in {"stopped", "unhealthy"} for row in rows):
+    if any(row.state in {"stopped", "unhealthy", "unreachable"} for row in rows):
         sys.exit(1)
 
 

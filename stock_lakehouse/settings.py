@@ -98,6 +98,9 @@ class LocalServicesSettings(BaseSettings):
 
     model_config = _config("STOCK_LAKEHOUSE_")
 
+    # false: Kafka and the S3 store run elsewhere (docker/compose.yml, a cluster, AWS) and
+    # `services up` / `down` leave them alone; `status` still probes them.
+    managed: bool = True
     state_dir: Path = PROJECT_ROOT / ".state"
     kafka_jars_dir: Path = PROJECT_ROOT / "jars" / "lib" / "kafka"
     kafka_controller_port: int = 9093

@@ -1,7 +1,9 @@
 """Session fixtures: the real services, on ports and folders of their own, stopped by PID.
 
-The test services never touch a demo that may be running on the default ports: every port below is
-the default + 20000, and the data lives in .state/test (wiped at the start of each session).
+The test services never touch a demo that may be running on the default ports, and the data lives
+in .state/test (wiped at the start of each session). Every port, SeaweedFS's gRPC ports (+10000)
+included, stays below 32768: Linux hands out 32768-60999 as ephemeral client ports, and a broker
+once failed to bind 39092 because a client connection was using it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,22 @@ from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
 
 TEST_STATE_DIR = PROJECT_ROOT / ".state" / "test"
 
+
+def service_ports_env(state_dir: Path, kafka: int, seaweed: int, s3: int) -> dict[str, str]:
+    """Env for one private set of servers: Kafka on `kafka`/+1, SeaweedFS on `seaweed`+0/1/2."""
+    return {
+        "STOCK_LAKEHOUSE_STATE_DIR": str(state_dir),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
+        "STOCK_LAKEHOUSE_KAFKA_CONTROLLER_PORT": str(kafka + 1),
+        "STOCK_LAKEHOUSE_SEAWEED_MASTER_PORT": str(seaweed),
+        "STOCK_LAKEHOUSE_SEAWEED_VOLUME_PORT": str(seaweed + 1),
+        "STOCK_LAKEHOUSE_SEAWEED_FILER_PORT": str(seaweed + 2),
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
+    }
+
+
 TEST_ENV = {
-    "STOCK_LAKEHOUSE_STATE_DIR": str(TEST_STATE_DIR / "services"),
-    "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
-    "STOCK_LAKEHOUSE_KAFKA_CONTROLLER_PORT": "29093",
-    "STOCK_LAKEHOUSE_SEAWEED_MASTER_PORT": "29333",
-    "STOCK_LAKEHOUSE_SEAWEED_VOLUME_PORT": "29340",
-    "STOCK_LAKEHOUSE_SEAWEED_FILER_PORT": "28888",
-    "S3_ENDPOINT_URL": "http://127.0.0.1:28333",
+    **service_ports_env(TEST_STATE_DIR / "services", kafka=12092, seaweed=12333, s3=11333),
     "S3_ACCESS_KEY_ID": "test-access-key",
     "S3_SECRET_ACCESS_KEY": "test-secret-key",
     "S3_BUCKET": "lakehouse-test",

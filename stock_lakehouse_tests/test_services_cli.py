@@ -1,7 +1,7 @@
 """`stock-lakehouse services ...` as a user runs it: idempotent, data-preserving, clear errors.
 
-These tests run a second, private set of servers (ports = default + 30000) through the CLI in a
-subprocess, so they never disturb the session services other tests use.
+These tests run a second, private set of servers (14xxx ports) through the CLI in a subprocess, so
+they never disturb the session services other tests use.
 """
 
 from __future__ import annotations
@@ -27,22 +27,15 @@ from stock_lakehouse.settings import (
     S3Settings,
     Settings,
 )
-from stock_lakehouse_tests.conftest import TEST_STATE_DIR
+from stock_lakehouse_tests.conftest import TEST_STATE_DIR, service_ports_env
 
 CLI = str(Path(sys.executable).parent / "stock-lakehouse")
 
 
-def private_env(state_dir: Path, offset: int = 30000) -> dict[str, str]:
-    return {
-        "STOCK_LAKEHOUSE_STATE_DIR": str(state_dir),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{9092 + offset}",
-        "STOCK_LAKEHOUSE_KAFKA_CONTROLLER_PORT": str(9093 + offset),
-        "STOCK_LAKEHOUSE_SEAWEED_MASTER_PORT": str(9333 + offset),
-        "STOCK_LAKEHOUSE_SEAWEED_VOLUME_PORT": str(9340 + offset),
-        "STOCK_LAKEHOUSE_SEAWEED_FILER_PORT": str(8888 + offset),
-        "S3_ENDPOINT_URL": f"http://127.0.0.1:{8333 + offset}",
-        "S3_BUCKET": "lifecycle",
-    }
+def private_env(state_dir: Path, kafka: int = 14092) -> dict[str, str]:
+    """A second set of servers, clear of the session's (12xxx) and the defaults (8xxx-19xxx)."""
+    env = service_ports_env(state_dir, kafka=kafka, seaweed=kafka + 241, s3=kafka - 759)
+    return {**env, "S3_BUCKET": "lifecycle"}
 
 
 def settings_for(env: dict[str, str]) -> Settings:
@@ -147,7 +140,7 @@ def test_up_twice_is_harmless_and_down_then_up_keeps_data(private_services, uniq
 def test_port_held_by_another_program_gives_one_line_error():
     state = TEST_STATE_DIR / "busy-port"
     shutil.rmtree(state, ignore_errors=True)
-    env = private_env(state, offset=31000)
+    env = private_env(state, kafka=16092)
     kafka_port = int(env["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1])
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", kafka_port))
@@ -162,7 +155,7 @@ def test_port_held_by_another_program_gives_one_line_error():
 def test_missing_java_gives_one_line_error():
     state = TEST_STATE_DIR / "no-java"
     shutil.rmtree(state, ignore_errors=True)
-    env = private_env(state, offset=32000)
+    env = private_env(state, kafka=16192)
     result = run_cli(env, "services", "up", path="/nonexistent")
     assert result.returncode == 1
     assert "java not found on PATH" in result.stderr
@@ -172,7 +165,7 @@ def test_missing_java_gives_one_line_error():
 def test_unfetched_jars_give_one_line_error(tmp_path):
     state = TEST_STATE_DIR / "no-jars"
     shutil.rmtree(state, ignore_errors=True)
-    env = {**private_env(state, offset=33000), "STOCK_LAKEHOUSE_KAFKA_JARS_DIR": str(tmp_path)}
+    env = {**private_env(state, kafka=16292), "STOCK_LAKEHOUSE_KAFKA_JARS_DIR": str(tmp_path)}
     result = run_cli(env, "services", "up")
     assert result.returncode == 1
     assert "Kafka jars not found" in result.stderr

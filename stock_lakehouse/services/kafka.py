@@ -179,4 +179,7 @@ class KafkaService:
         return self.process.stop()
 
     def healthy(self) -> bool:
-        return self.process.is_running() and broker_answers(self.address)
+        return self.process.is_running() and self.reachable()
+
+    def reachable(self) -> bool:
+        return broker_answers(self.address)

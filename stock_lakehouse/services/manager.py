@@ -23,13 +23,14 @@ class Service(Protocol):
     def start(self) -> None: ...
     def stop(self) -> bool: ...
     def healthy(self) -> bool: ...
+    def reachable(self) -> bool: ...
 
 
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
     address: str
-    state: str  # "healthy" | "unhealthy" | "stopped" | "external"
+    state: str  # "healthy" | "unhealthy" | "stopped" | "external" | "unreachable"
     pids: tuple[int, ...]
     log: str
 
@@ -45,6 +46,8 @@ class LocalServices:
     def managed(self) -> list[Service]:
         """Services whose endpoints are on this machine; external endpoints are left alone."""
         services: list[Service] = []
+        if not self.settings.local.managed:
+            return services
         if self.settings.kafka.host in LOOPBACK:
             services.append(self.kafka)
         if self.settings.s3.host in LOOPBACK:
@@ -73,7 +76,7 @@ class LocalServices:
             processes = service.processes
             pids = tuple(p for p in (proc.pid() for proc in processes) if p)
             if service.name not in managed:
-                state = "external"
+                state = "external" if service.reachable() else "unreachable"
             elif not pids:
                 state = "stopped"
             else:

@@ -19,11 +19,20 @@ from pathlib import Path
 from stock_lakehouse.errors import UserFacingError
 
 
-def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when something accepts TCP connections on host:port."""
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could bind host:port now.
+
+    A bind test rather than a connect test: a port held as the local end of a client connection
+    accepts no connections yet still cannot be bound. SO_REUSEADDR, as the servers use, so the
+    TIME_WAIT sockets of a server stopped a moment ago do not count as busy.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        return sock.connect_ex((host, port)) == 0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -92,7 +101,7 @@ class ManagedProcess:
             self.wait_healthy()
             return
         for port in self.ports:
-            if port_is_open("127.0.0.1", port):
+            if not port_is_free(port):
                 raise UserFacingError(
                     f"port {port} on 127.0.0.1 is already in use by another program, so "
                     f"{self.name} cannot start - stop that program or choose another port in .env"

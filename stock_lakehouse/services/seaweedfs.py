@@ -28,20 +28,18 @@ def require_weed() -> None:
         raise UserFacingError(f"SeaweedFS binary not found at {WEED} - run 'make setup'")
 
 
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return 200 <= response.status < 300
-    except OSError:
-        return False
-
-
 def http_json(url: str, timeout: float = 1.0) -> dict | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return json.load(response)
     except (OSError, ValueError):
         return None
+
+
+def master_leads(master_addr: str) -> bool:
+    """True once the master is the Raft leader: before that it refuses volume heartbeats."""
+    status = http_json(f"http://{master_addr}/cluster/status")
+    return bool(status and status.get("IsLeader"))
 
 
 def volume_registered(master_addr: str, volume_addr: str) -> bool:
@@ -94,12 +92,14 @@ class SeaweedS3Service:
                 "master",
                 port=local.seaweed_master_port,
                 mdir=self.home / "master",
+                # one master: skip the Raft quorum wait (15 s of "Not current leader" on restart)
+                peers="none",
                 telemetry="false",
                 volumeSizeLimitMB=1024,
             ),
             run_dir=self.home,
             ports=[local.seaweed_master_port, local.seaweed_master_port + 10000],
-            healthy=lambda: http_ok(f"http://{master_addr}/cluster/status"),
+            healthy=lambda: master_leads(master_addr),
         )
         self.volume = ManagedProcess(
             name="seaweed-volume",
@@ -177,4 +177,7 @@ class SeaweedS3Service:
         return any(stopped)
 
     def healthy(self) -> bool:
-        return all(p.is_running() for p in self.processes) and s3_answers(self.settings.s3)
+        return all(p.is_running() for p in self.processes) and self.reachable()
+
+    def reachable(self) -> bool:
+        return s3_answers(self.settings.s3)

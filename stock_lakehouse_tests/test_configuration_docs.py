@@ -1,0 +1,35 @@
+"""Every configuration variable is documented in .env.example, and docker/ uses the same names."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from stock_lakehouse.settings import (
+    PROJECT_ROOT,
+    KafkaSettings,
+    LocalServicesSettings,
+    S3Settings,
+    SparkSettings,
+)
+
+ENV_EXAMPLE = (PROJECT_ROOT / ".env.example").read_text()
+DOCUMENTED = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE, flags=re.MULTILINE))
+
+
+def test_every_settings_field_is_documented_in_env_example():
+    expected = {
+        f"{model.model_config['env_prefix']}{name}".upper()
+        for model in (S3Settings, KafkaSettings, SparkSettings, LocalServicesSettings)
+        for name in model.model_fields
+    }
+    assert expected - DOCUMENTED == set()
+
+
+def test_compose_file_reads_only_documented_variables():
+    text = (PROJECT_ROOT / "docker" / "compose.yml").read_text()
+    yaml.safe_load(text)  # it parses
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+    assert used, "compose.yml should take its settings from the environment"
+    assert used - DOCUMENTED == set()
