@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stock_lakehouse.ticks import DEFAULT_TICKERS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -75,6 +77,20 @@ class KafkaSettings(BaseSettings):
         return int(self.bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
 
 
+class MarketSettings(BaseSettings):
+    """The ticker universe: what the simulator emits and what the stream accepts."""
+
+    model_config = _config("MARKET_")
+
+    # Comma-separated symbols; each must be in stock_lakehouse.ticks.DEFAULT_UNIVERSE or be
+    # given a profile by the simulator. A tick for any other symbol is quarantined.
+    tickers: str = ",".join(DEFAULT_TICKERS)
+
+    @property
+    def ticker_list(self) -> list[str]:
+        return [t.strip().upper() for t in self.tickers.split(",") if t.strip()]
+
+
 class SparkSettings(BaseSettings):
     model_config = _config("SPARK_")
 
@@ -116,6 +132,7 @@ class Settings(BaseModel):
 
     s3: S3Settings = Field(default_factory=S3Settings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    market: MarketSettings = Field(default_factory=MarketSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
 

@@ -18,7 +18,10 @@ import pytest
 
 from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
 
-TEST_STATE_DIR = PROJECT_ROOT / ".state" / "test"
+# Two test runs can share a machine (a developer's and a clean-clone CI run, say) when one sets
+# STOCK_LAKEHOUSE_TEST_PORT_OFFSET (e.g. 300): it shifts every port and the state folder.
+PORT_OFFSET = int(os.environ.get("STOCK_LAKEHOUSE_TEST_PORT_OFFSET", "0"))
+TEST_STATE_DIR = PROJECT_ROOT / ".state" / (f"test-{PORT_OFFSET}" if PORT_OFFSET else "test")
 
 
 def service_ports_env(state_dir: Path, kafka: int, seaweed: int, s3: int) -> dict[str, str]:
@@ -35,7 +38,12 @@ def service_ports_env(state_dir: Path, kafka: int, seaweed: int, s3: int) -> dic
 
 
 TEST_ENV = {
-    **service_ports_env(TEST_STATE_DIR / "services", kafka=12092, seaweed=12333, s3=11333),
+    **service_ports_env(
+        TEST_STATE_DIR / "services",
+        kafka=12092 + PORT_OFFSET,
+        seaweed=12333 + PORT_OFFSET,
+        s3=11333 + PORT_OFFSET,
+    ),
     "S3_ACCESS_KEY_ID": "test-access-key",
     "S3_SECRET_ACCESS_KEY": "test-secret-key",
     "S3_BUCKET": "lakehouse-test",

@@ -10,6 +10,7 @@ from stock_lakehouse.settings import (
     PROJECT_ROOT,
     KafkaSettings,
     LocalServicesSettings,
+    MarketSettings,
     S3Settings,
     SparkSettings,
 )
@@ -21,7 +22,13 @@ DOCUMENTED = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE, flags=re.M
 def test_every_settings_field_is_documented_in_env_example():
     expected = {
         f"{model.model_config['env_prefix']}{name}".upper()
-        for model in (S3Settings, KafkaSettings, SparkSettings, LocalServicesSettings)
+        for model in (
+            S3Settings,
+            KafkaSettings,
+            MarketSettings,
+            SparkSettings,
+            LocalServicesSettings,
+        )
         for name in model.model_fields
     }
     assert expected - DOCUMENTED == set()

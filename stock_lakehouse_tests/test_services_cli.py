@@ -27,13 +27,14 @@ from stock_lakehouse.settings import (
     S3Settings,
     Settings,
 )
-from stock_lakehouse_tests.conftest import TEST_STATE_DIR, service_ports_env
+from stock_lakehouse_tests.conftest import PORT_OFFSET, TEST_STATE_DIR, service_ports_env
 
 CLI = str(Path(sys.executable).parent / "stock-lakehouse")
 
 
 def private_env(state_dir: Path, kafka: int = 14092) -> dict[str, str]:
     """A second set of servers, clear of the session's (12xxx) and the defaults (8xxx-19xxx)."""
+    kafka += PORT_OFFSET
     env = service_ports_env(state_dir, kafka=kafka, seaweed=kafka + 241, s3=kafka - 759)
     return {**env, "S3_BUCKET": "lifecycle"}
 
