@@ -37,6 +37,9 @@ class S3Settings(BaseSettings):
     # Path-style addressing: local stores have no per-bucket DNS names.
     path_style: bool = True
     bucket: str = "lakehouse"
+    # Folder inside the bucket under which every table lives ("" = the bucket's root); lets
+    # several environments (or test runs) share one bucket.
+    prefix: str = ""
 
     @property
     def use_ssl(self) -> bool:
@@ -58,7 +61,7 @@ class S3Settings(BaseSettings):
 
     def uri(self, *parts: str, scheme: str = "s3") -> str:
         """`s3://bucket/a/b` (or `s3a://` for Spark) inside the lakehouse bucket."""
-        key = "/".join(p.strip("/") for p in parts if p)
+        key = "/".join(p.strip("/") for p in (self.prefix, *parts) if p and p.strip("/"))
         return f"{scheme}://{self.bucket}/{key}" if key else f"{scheme}://{self.bucket}"
 
 
@@ -104,6 +107,24 @@ class SparkSettings(BaseSettings):
     jars_dir: Path = PROJECT_ROOT / "jars" / "lib" / "spark"
 
 
+class StreamSettings(BaseSettings):
+    """The Kafka -> raw_ticks Structured Streaming job (spark_jobs/stream_ticks.py)."""
+
+    model_config = _config("STREAM_")
+
+    trigger_seconds: float = 5.0
+    # Caps one micro-batch: a warm 400k batch took 7 s on 2 cores, so 200k keeps batches short
+    # and a SIGTERM is honoured within seconds.
+    max_offsets_per_trigger: int = 200_000
+    starting_offsets: str = "earliest"
+    # true: if Kafka deleted offsets the stream never read (retention), the query fails loudly
+    # instead of silently skipping them; the supervisor then shows the failure.
+    fail_on_data_loss: bool = True
+    # Local disk, not S3: Spark's checkpoint log relies on atomic rename, which S3 lacks. On a
+    # cluster, point it at HDFS or a shared volume.
+    checkpoint_dir: Path = PROJECT_ROOT / ".state" / "checkpoints" / "stream_ticks"
+
+
 class LocalServicesSettings(BaseSettings):
     """Folders and internal ports of the servers `stock-lakehouse services up` runs on 127.0.0.1.
 
@@ -134,6 +155,7 @@ class Settings(BaseModel):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     market: MarketSettings = Field(default_factory=MarketSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
 
 

@@ -1,0 +1,296 @@
+"""Kafka `stock-ticks` -> raw_ticks and quarantine Delta tables on S3, exactly once.
+
+    spark-submit spark_jobs/stream_ticks.py [--available-now] [--trigger-seconds 5]
+    python spark_jobs/stream_ticks.py ...        (same thing, Spark from the pyspark wheel)
+
+Exactly once, for every reader of either table: the Kafka offsets of each micro-batch are logged in
+the checkpoint before the batch runs, so a restarted query replays the very same offsets; each batch
+is appended to both tables as Delta transactions tagged (txnAppId = query id, txnVersion = batch
+id), so Delta skips whichever of the two appends had already committed before a crash. The query
+id lives in the checkpoint: a new checkpoint gets a new id, so its batch ids never collide with
+those of an old one.
+
+SIGTERM or Ctrl-C stops the query after the current micro-batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+from stock_lakehouse.settings import Settings, get_settings
+from stock_lakehouse.spark_session import get_spark_session
+from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
+from stock_lakehouse.ticks import SCHEMA_VERSION, TICK_FIELDS, QuarantineReason
+
+log = logging.getLogger("stream_ticks")
+
+SPARK_TYPES = {"string": StringType(), "double": DoubleType(), "long": LongType()}
+CORRUPT = "_corrupt_record"
+
+RAW_COLUMNS = [
+    *TICK_FIELDS,
+    "event_time",
+    "trade_date",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "ingested_at",
+]
+QUARANTINE_COLUMNS = [
+    "reason",
+    "detail",
+    "payload",
+    "payload_text",
+    "kafka_key",
+    "trade_date",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "ingested_at",
+]
+
+
+def _first_field(condition_of, fields) -> Column:
+    """Name of the first field for which `condition_of(field)` holds, else null."""
+    return F.coalesce(*[F.when(condition_of(f), F.lit(f)) for f in fields], F.lit(None))
+
+
+def parse_ticks(kafka_rows: DataFrame, known_tickers: list[str]) -> DataFrame:
+    """Kafka rows -> one row per message with typed fields, lineage, and `reason` (null = valid).
+
+    Each payload is parsed twice: with every field as a string (tells a missing field from one
+    of the wrong JSON type, and a syntax error from both) and with the declared types.
+    """
+    as_text = StructType(
+        [StructField(name, StringType()) for name in TICK_FIELDS]
+        + [StructField(CORRUPT, StringType())]
+    )
+    typed = StructType([StructField(n, SPARK_TYPES[t]) for n, t in TICK_FIELDS.items()])
+    text = F.col("value").cast("string")
+    parsed = kafka_rows.select(
+        F.col("value").alias("payload"),
+        text.alias("payload_text"),
+        F.col("key").cast("string").alias("kafka_key"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.from_json(text, as_text, {"columnNameOfCorruptRecord": CORRUPT}).alias("s"),
+        F.from_json(text, typed).alias("t"),
+    )
+
+    def present(f: str) -> Column:
+        return F.col(f"s.{f}").isNotNull()
+
+    def mistyped(f: str) -> Column:
+        value = F.col(f"t.{f}")
+        bad = value.isNull()
+        if TICK_FIELDS[f] == "double":  # NaN and +-Infinity are JSON-parsable but not prices
+            bad = bad | F.isnan(value) | (F.abs(value) == float("inf"))
+        return present(f) & bad
+
+    fields = list(TICK_FIELDS)
+    missing = _first_field(lambda f: ~present(f), fields)
+    wrong_type = _first_field(mistyped, fields)
+    t = {f: F.col(f"t.{f}") for f in fields}
+    non_positive = _first_field(lambda f: t[f] <= 0, ["price", "bid", "ask"])
+    malformed = F.col("s").isNull() | F.col(f"s.{CORRUPT}").isNotNull()
+
+    R = QuarantineReason
+    rules: list[tuple[Column, str, Column]] = [
+        (malformed, R.MALFORMED_JSON, F.lit("payload is not a JSON object")),
+        (missing.isNotNull(), R.MISSING_FIELD, missing),
+        (wrong_type.isNotNull(), R.WRONG_TYPE, wrong_type),
+        (
+            t["schema_version"] != SCHEMA_VERSION,
+            R.UNSUPPORTED_SCHEMA_VERSION,
+            t["schema_version"].cast("string"),
+        ),
+        (~t["ticker"].isin(known_tickers), R.UNKNOWN_TICKER, t["ticker"]),
+        (non_positive.isNotNull(), R.NON_POSITIVE_PRICE, non_positive),
+        (t["volume"] < 0, R.NEGATIVE_VOLUME, t["volume"].cast("string")),
+        (
+            t["bid"] > t["ask"],
+            R.CROSSED_QUOTE,
+            F.format_string("bid %s > ask %s", "t.bid", "t.ask"),
+        ),
+    ]
+    reason = F.lit(None).cast("string")
+    detail = F.lit(None).cast("string")
+    for condition, name, why in reversed(rules):  # the first rule that fails wins
+        reason = F.when(condition, F.lit(str(name))).otherwise(reason)
+        detail = F.when(condition, why).otherwise(detail)
+
+    event_time = F.timestamp_seconds(t["timestamp"])
+    return parsed.select(
+        "*",
+        *[t[f].alias(f) for f in fields],
+        event_time.alias("event_time"),
+        # Quarantined rows without a usable event time are filed under the day Kafka got them.
+        F.coalesce(F.to_date(event_time), F.to_date("kafka_timestamp")).alias("trade_date"),
+        reason.alias("reason"),
+        detail.alias("detail"),
+        F.current_timestamp().alias("ingested_at"),
+    ).drop("s", "t")
+
+
+def valid_ticks(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNull()).select(*RAW_COLUMNS)
+
+
+def quarantined(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: int
+    raw_rows: int
+    quarantined_rows: int
+    seconds: float
+
+
+class DeltaBatchWriter:
+    """foreachBatch sink: appends one micro-batch to both tables idempotently."""
+
+    def __init__(self, raw_uri: str, quarantine_uri: str, known_tickers: list[str]) -> None:
+        self.raw_uri = raw_uri
+        self.quarantine_uri = quarantine_uri
+        self.known_tickers = known_tickers
+        self._query_id = threading.Event()
+        self.app_id = ""
+        self.on_batch = lambda result: None
+
+    def set_query_id(self, query_id: str) -> None:
+        self.app_id = f"stream_ticks-{query_id}"
+        self._query_id.set()
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        self._query_id.wait()  # the first batch can start before start() has returned
+        started = time.monotonic()
+        parsed = parse_ticks(batch, self.known_tickers).persist()
+        try:
+            raw = valid_ticks(parsed)
+            bad = quarantined(parsed)
+            raw_rows, bad_rows = raw.count(), bad.count()
+            for frame, uri in ((raw, self.raw_uri), (bad, self.quarantine_uri)):
+                (
+                    frame.write.format("delta")
+                    .mode("append")
+                    .partitionBy("trade_date")
+                    .option("txnAppId", self.app_id)
+                    .option("txnVersion", batch_id)
+                    .save(uri)
+                )
+        finally:
+            parsed.unpersist()
+        self.on_batch(BatchResult(batch_id, raw_rows, bad_rows, time.monotonic() - started))
+
+
+def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
+    stream = settings.stream
+    return (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
+        .option("subscribe", topic)
+        .option("startingOffsets", stream.starting_offsets)
+        .option("maxOffsetsPerTrigger", stream.max_offsets_per_trigger)
+        .option("failOnDataLoss", str(stream.fail_on_data_loss).lower())
+        .load()
+    )
+
+
+def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> None:
+    """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C."""
+    spark = get_spark_session("stream_ticks", settings)
+    writer = DeltaBatchWriter(
+        table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
+        table_uri(settings.s3, QUARANTINE, scheme="s3a"),
+        settings.market.ticker_list,
+    )
+    writer.on_batch = on_batch or _log_batch
+    trigger = (
+        {"availableNow": True}
+        if available_now
+        else {"processingTime": f"{settings.stream.trigger_seconds} seconds"}
+    )
+    stop_requested = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_requested.set())
+
+    settings.stream.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    query = (
+        kafka_stream(spark, settings, topic)
+        .writeStream.queryName("stream_ticks")
+        .foreachBatch(writer)
+        .option("checkpointLocation", str(settings.stream.checkpoint_dir))
+        .trigger(**trigger)
+        .start()
+    )
+    writer.set_query_id(str(query.id))
+    log.info("stream_ticks started: query %s, topic %s", query.id, topic)
+    while query.isActive:
+        if stop_requested.is_set():
+            _stop_after_current_batch(query)
+            break
+        query.awaitTermination(1)
+    if query.exception() is not None:
+        raise RuntimeError(f"stream_ticks failed: {query.exception()}")
+
+
+def _stop_after_current_batch(query, timeout: float = 120) -> None:
+    log.info("stop requested: finishing the current micro-batch")
+    deadline = time.monotonic() + timeout
+    while query.status.get("isTriggerActive") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    query.stop()
+    log.info("stream_ticks stopped")
+
+
+def _log_batch(result: BatchResult) -> None:
+    log.info(
+        "batch %d: %d raw, %d quarantined in %.1fs",
+        result.batch_id,
+        result.raw_rows,
+        result.quarantined_rows,
+        result.seconds,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--available-now", action="store_true", help="drain Kafka, then exit")
+    parser.add_argument("--topic", help="Kafka topic (default KAFKA_TICKS_TOPIC)")
+    parser.add_argument("--trigger-seconds", type=float, help="micro-batch interval")
+    parser.add_argument("--checkpoint", help="checkpoint folder (default STREAM_CHECKPOINT_DIR)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    stream_overrides = {}
+    if args.trigger_seconds is not None:
+        stream_overrides["trigger_seconds"] = args.trigger_seconds
+    if args.checkpoint:
+        stream_overrides["checkpoint_dir"] = Path(args.checkpoint)
+    if stream_overrides:
+        settings = settings.model_copy(
+            update={"stream": settings.stream.model_copy(update=stream_overrides)}
+        )
+    run(settings, args.topic or settings.kafka.ticks_topic, args.available_now)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
