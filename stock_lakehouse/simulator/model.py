@@ -1,0 +1,117 @@
+"""The market model: one geometric Brownian motion per ticker and a U-shaped trading day.
+
+Prices move on a trading clock (seconds of open market since the run's first session), so a path
+does not drift over nights and weekends, and volatilities are annualised over 252 sessions of
+6.5 hours, the convention quoted volatilities use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from stock_lakehouse.ticks import DEFAULT_UNIVERSE, TickerProfile
+
+# The regular US session in UTC while New York is on summer time (09:30-16:00 EDT); the simulator
+# keeps one fixed window all year so history is easy to check.
+SESSION_OPEN_UTC = (13, 30)
+SESSION_SECONDS = 6.5 * 3600
+TRADING_SECONDS_PER_YEAR = 252 * SESSION_SECONDS
+
+# Activity over the session fraction x: 1 + 2(2x-1)^2, three times the midday rate at the open
+# and the close, about the shape of US equity volume curves.
+EDGE_ACTIVITY = 3.0
+
+# Half spread in cents is at least 1 and about 1-4 basis points of the price, as for large caps.
+MIN_HALF_SPREAD_BPS = 1.0
+MAX_HALF_SPREAD_BPS = 4.0
+# Trade sizes are log-normal around the profile's midday size (median = base_volume).
+TRADE_SIZE_SIGMA = 0.6
+
+
+def default_profile(symbol: str) -> TickerProfile:
+    """A plausible profile for a symbol the default universe lacks, the same on every run."""
+    digest = hashlib.sha256(symbol.encode()).digest()
+
+    def unit(i: int) -> float:  # a stable number in [0, 1) from byte pair i of the digest
+        return int.from_bytes(digest[2 * i : 2 * i + 2], "big") / 65536
+
+    return TickerProfile(
+        symbol=symbol,
+        exchange="NASDAQ" if digest[0] % 2 else "NYSE",
+        start_price=round(20 + 480 * unit(1), 2),
+        drift=round(0.02 + 0.10 * unit(2), 4),
+        volatility=round(0.18 + 0.32 * unit(3), 4),
+        base_volume=50 + int(250 * unit(4)),
+    )
+
+
+def resolve_universe(symbols: Iterable[str] | None = None) -> tuple[TickerProfile, ...]:
+    """Profiles for `symbols` (default: the built-in universe); unknown ones get a default."""
+    if symbols is None:
+        return DEFAULT_UNIVERSE
+    known = {p.symbol: p for p in DEFAULT_UNIVERSE}
+    wanted = dict.fromkeys(s.strip().upper() for s in symbols if s.strip())
+    if not wanted:
+        raise ValueError("the ticker universe is empty")
+    return tuple(known.get(s) or default_profile(s) for s in wanted)
+
+
+def activity(x: float) -> float:
+    """Relative trading activity at session fraction x (0 = open, 1 = close); 1 at midday."""
+    return 1.0 + (EDGE_ACTIVITY - 1.0) * (2.0 * x - 1.0) ** 2
+
+
+def session_fraction(u: float) -> float:
+    """Inverse CDF of `activity`: maps a uniform u in [0, 1] to a U-distributed session fraction.
+
+    With y = 2x - 1 and k = EDGE_ACTIVITY - 1, F(x) = u becomes the depressed cubic
+    y^3 + (3/k) y = (2u - 1)(3 + k)/k, which has one real root (Cardano).
+    """
+    k = EDGE_ACTIVITY - 1.0
+    if k == 0:
+        return u
+    p, q = 3.0 / k, (2.0 * u - 1.0) * (3.0 + k) / k
+    root = math.sqrt(q * q / 4.0 + p**3 / 27.0)
+    y = math.cbrt(q / 2.0 + root) + math.cbrt(q / 2.0 - root)
+    return min(1.0, max(0.0, (y + 1.0) / 2.0))
+
+
+def trading_days(days: int, end_date: date | None = None) -> list[date]:
+    """The `days` weekdays before `end_date` (default: today, UTC), oldest first."""
+    day = end_date or datetime.now(UTC).date()
+    found: list[date] = []
+    while len(found) < days:
+        day -= timedelta(days=1)
+        if day.weekday() < 5:
+            found.append(day)
+    return found[::-1]
+
+
+def session_open(day: date) -> float:
+    """Epoch seconds of the session open on `day`."""
+    hour, minute = SESSION_OPEN_UTC
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).timestamp()
+
+
+def gbm_step(price: float, dt_years: float, drift: float, volatility: float, z: float) -> float:
+    """Exact GBM transition over dt: S * exp((mu - sigma^2/2) dt + sigma sqrt(dt) z)."""
+    return price * math.exp(
+        (drift - 0.5 * volatility * volatility) * dt_years + volatility * math.sqrt(dt_years) * z
+    )
+
+
+def quote(price: float, rng: random.Random) -> tuple[float, float, float]:
+    """(trade price, bid, ask) in whole cents with bid < price < ask."""
+    cents = max(2, round(price * 100))
+    half = max(1, round(cents * rng.uniform(MIN_HALF_SPREAD_BPS, MAX_HALF_SPREAD_BPS) / 1e4))
+    cents = max(cents, half + 1)  # keeps the bid positive for penny prices
+    return cents / 100, (cents - half) / 100, (cents + half) / 100
+
+
+def trade_volume(base_volume: int, weight: float, rng: random.Random) -> int:
+    """Shares in one trade: log-normal around base_volume x weight (time of day, spikes)."""
+    return max(1, round(base_volume * weight * math.exp(TRADE_SIZE_SIGMA * rng.gauss())))
