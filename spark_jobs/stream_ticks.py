@@ -10,7 +10,8 @@ id), so Delta skips whichever of the two appends had already committed before a 
 id lives in the checkpoint: a new checkpoint gets a new id, so its batch ids never collide with
 those of an old one.
 
-SIGTERM or Ctrl-C stops the query after the current micro-batch.
+SIGTERM or Ctrl-C to this Python process stops the query after the current micro-batch. (Signal
+the driver, not its process group: the JVM ends at once on SIGTERM.)
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
@@ -155,6 +158,10 @@ def quarantined(parsed: DataFrame) -> DataFrame:
     return parsed.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
 
 
+class StopRequested(Exception):
+    """Raised inside a micro-batch that was about to start after a stop was requested."""
+
+
 @dataclass(frozen=True)
 class BatchResult:
     batch_id: int
@@ -173,6 +180,7 @@ class DeltaBatchWriter:
         self._query_id = threading.Event()
         self.app_id = ""
         self.on_batch = lambda result: None
+        self.stop_requested = threading.Event()
 
     def set_query_id(self, query_id: str) -> None:
         self.app_id = f"stream_ticks-{query_id}"
@@ -180,12 +188,19 @@ class DeltaBatchWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         self._query_id.wait()  # the first batch can start before start() has returned
+        if self.stop_requested.is_set():
+            # A batch that starts after SIGTERM writes nothing: it fails here, before any write,
+            # and runs again after a restart, from the offsets the checkpoint logged for it.
+            raise StopRequested(f"batch {batch_id} not started: stop requested")
         started = time.monotonic()
         parsed = parse_ticks(batch, self.known_tickers).persist()
         try:
             raw = valid_ticks(parsed)
             bad = quarantined(parsed)
-            raw_rows, bad_rows = raw.count(), bad.count()
+            counts = parsed.agg(
+                F.count_if(F.col("reason").isNull()), F.count_if(F.col("reason").isNotNull())
+            ).first()
+            raw_rows, bad_rows = int(counts[0]), int(counts[1])
             for frame, uri in ((raw, self.raw_uri), (bad, self.quarantine_uri)):
                 (
                     frame.write.format("delta")
@@ -227,9 +242,8 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
         if available_now
         else {"processingTime": f"{settings.stream.trigger_seconds} seconds"}
     )
-    stop_requested = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_requested.set())
+        signal.signal(signum, lambda *_: writer.stop_requested.set())
 
     settings.stream.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     query = (
@@ -242,22 +256,28 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
     )
     writer.set_query_id(str(query.id))
     log.info("stream_ticks started: query %s, topic %s", query.id, topic)
-    while query.isActive:
-        if stop_requested.is_set():
-            _stop_after_current_batch(query)
-            break
-        query.awaitTermination(1)
-    if query.exception() is not None:
+    while query.isActive and not writer.stop_requested.is_set():
+        try:
+            query.awaitTermination(1)
+        except StreamingQueryException:
+            break  # reported below, unless it is the StopRequested of a stop we asked for
+    if writer.stop_requested.is_set():
+        _stop_after_current_batch(query)
+    elif query.exception() is not None:
         raise RuntimeError(f"stream_ticks failed: {query.exception()}")
 
 
 def _stop_after_current_batch(query, timeout: float = 120) -> None:
+    """Let a running batch commit, then stop; a batch that starts meanwhile refuses to run."""
     log.info("stop requested: finishing the current micro-batch")
     deadline = time.monotonic() + timeout
-    while query.status.get("isTriggerActive") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+        time.sleep(0.1)
     query.stop()
-    log.info("stream_ticks stopped")
+    if query.exception() is not None:  # expected: StopRequested from a batch that did not start
+        log.info("stream_ticks stopped (%s)", str(query.exception()).splitlines()[0][:200])
+    else:
+        log.info("stream_ticks stopped")
 
 
 def _log_batch(result: BatchResult) -> None:
@@ -278,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", help="checkpoint folder (default STREAM_CHECKPOINT_DIR)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per py4j connection
     settings = get_settings()
     stream_overrides = {}
     if args.trigger_seconds is not None:
@@ -288,7 +309,21 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(
             update={"stream": settings.stream.model_copy(update=stream_overrides)}
         )
-    run(settings, args.topic or settings.kafka.ticks_topic, args.available_now)
+    topic = args.topic or settings.kafka.ticks_topic
+    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        run(settings, topic, args.available_now)
+        return 0
+    with open_dagster_pipes() as pipes:  # launched by Dagster: batches show up in the run
+
+        def report(result: BatchResult) -> None:
+            _log_batch(result)
+            pipes.log.info(
+                f"batch {result.batch_id}: {result.raw_rows} raw, "
+                f"{result.quarantined_rows} quarantined in {result.seconds:.1f}s"
+            )
+            pipes.report_custom_message(asdict(result))
+
+        run(settings, topic, args.available_now, on_batch=report)
     return 0
 
 

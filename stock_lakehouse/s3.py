@@ -60,3 +60,15 @@ def ensure_bucket(s3: S3Settings) -> None:
             "or set S3_ENDPOINT_URL"
         ) from exc
     client.create_bucket(Bucket=s3.bucket)
+
+
+def deltalake_storage_options(s3: S3Settings) -> dict[str, str]:
+    """Storage options for the `deltalake` (delta-rs) reader: Delta tables without a JVM."""
+    return {
+        "AWS_ENDPOINT_URL": s3.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key.get_secret_value(),
+        "AWS_REGION": s3.region,
+        "AWS_ALLOW_HTTP": str(not s3.use_ssl).lower(),
+        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": str(not s3.path_style).lower(),
+    }

@@ -123,6 +123,11 @@ class StreamSettings(BaseSettings):
     # Local disk, not S3: Spark's checkpoint log relies on atomic rename, which S3 lacks. On a
     # cluster, point it at HDFS or a shared volume.
     checkpoint_dir: Path = PROJECT_ROOT / ".state" / "checkpoints" / "stream_ticks"
+    # raw_ticks_fresh fails when the newest event in raw_ticks is older than this.
+    freshness_minutes: float = 15.0
+    # Supervisor: restart a failed stream after 30 s, doubling per failure in a row, at most 10 min.
+    restart_backoff_seconds: float = 30.0
+    restart_backoff_max_seconds: float = 600.0
 
 
 class LocalServicesSettings(BaseSettings):

@@ -51,5 +51,6 @@ def build_resources(settings: Settings) -> dict[str, object]:
         ),
         # Spark jobs are spark-submit-able scripts; Dagster Pipes runs them and streams their
         # logs and metadata back into the run (see stock_lakehouse.spark_session).
-        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        # The stream needs up to a micro-batch to stop after SIGINT (200k rows: ~10 s).
+        "pipes_subprocess_client": dg.PipesSubprocessClient(termination_timeout_seconds=120),
     }

@@ -1,0 +1,55 @@
+"""ingest_stream: a Dagster run that supervises the long-running Spark streaming job.
+
+The run lasts as long as the stream: Dagster Pipes runs spark_jobs/stream_ticks.py as a subprocess,
+forwards its log lines and per-batch metrics into the run, and on termination sends it SIGINT,
+which the job honours after its current micro-batch.
+"""
+
+import sys
+
+import dagster as dg
+
+from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
+
+STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
+
+
+class StreamConfig(dg.Config):
+    """Per-run knobs; the defaults are the supervised, never-ending stream."""
+
+    available_now: bool = False  # drain what Kafka holds now, then end (catch-up, replays)
+    topic: str = ""  # default KAFKA_TICKS_TOPIC
+
+
+def stream_command(settings: Settings, config: StreamConfig) -> list[str]:
+    """The stream runs with this interpreter; pyspark starts its JVM with the project's jars.
+
+    Not spark-submit: Pipes forwards termination as SIGINT to its child, and only the Python
+    driver turns SIGINT into a stop after the current batch (pyspark's JVM ignores SIGINT).
+    """
+    command = [
+        sys.executable,
+        str(STREAM_JOB),
+        "--topic",
+        config.topic or settings.kafka.ticks_topic,
+    ]
+    return [*command, "--available-now"] if config.available_now else command
+
+
+@dg.op(description="Runs spark_jobs/stream_ticks.py until it stops, fails or the run is ended.")
+def run_stream(
+    context: dg.OpExecutionContext,
+    config: StreamConfig,
+    pipes_subprocess_client: dg.PipesSubprocessClient,
+) -> None:
+    command = stream_command(get_settings(), config)
+    context.log.info(f"starting: {' '.join(command)}")
+    pipes_subprocess_client.run(command=command, context=context, cwd=str(PROJECT_ROOT))
+
+
+@dg.job(
+    description="The Kafka -> raw_ticks stream, supervised by the stream_supervisor sensor.",
+    tags={"stock_lakehouse/role": "stream"},
+)
+def ingest_stream() -> None:
+    run_stream()

@@ -1,0 +1,69 @@
+"""Per-day statistics of a Delta table, read from its transaction log alone (no data scan, no JVM).
+
+Each Delta `add` action carries its partition value, size, row count and min/max column stats, so
+summing the live files of one `trade_date` gives rows, files, bytes and the event-time range of
+that day in milliseconds, however large the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pyarrow as pa
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from stock_lakehouse.s3 import deltalake_storage_options
+from stock_lakehouse.settings import S3Settings
+
+
+@dataclass(frozen=True)
+class DayStats:
+    rows: int
+    files: int
+    bytes: int
+    min_event_time: datetime | None = None
+    max_event_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TableStats:
+    version: int  # -1: the table does not exist yet
+    days: dict[str, DayStats]
+
+
+def table_stats(uri: str, s3: S3Settings, time_column: str | None = None) -> TableStats:
+    """Stats per `trade_date` partition of the Delta table at `uri` (s3://...)."""
+    try:
+        table = DeltaTable(uri, storage_options=deltalake_storage_options(s3))
+    except TableNotFoundError:
+        return TableStats(version=-1, days={})
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pydict()
+    days: dict[str, DayStats] = {}
+    partitions = actions.get("partition.trade_date", [])
+    for i, day in enumerate(partitions):
+        key = day.isoformat() if isinstance(day, date) else str(day)
+        before = days.get(key, DayStats(0, 0, 0))
+        low = (
+            actions.get(f"min.{time_column}", [None] * len(partitions))[i] if time_column else None
+        )
+        high = (
+            actions.get(f"max.{time_column}", [None] * len(partitions))[i] if time_column else None
+        )
+        days[key] = DayStats(
+            rows=before.rows + int(actions["num_records"][i] or 0),
+            files=before.files + 1,
+            bytes=before.bytes + int(actions["size_bytes"][i]),
+            min_event_time=_earliest(before.min_event_time, low),
+            max_event_time=_latest(before.max_event_time, high),
+        )
+    return TableStats(version=table.version(), days=days)
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min((x for x in (a, b) if x is not None), default=None)
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((x for x in (a, b) if x is not None), default=None)
