@@ -15,7 +15,7 @@ export UV_LINK_MODE := copy
 export DAGSTER_HOME ?= $(CURDIR)
 export DAGSTER_STORAGE_DIR ?= $(CURDIR)/.state/dagster
 
-.PHONY: help setup jars env services-up services-down status demo test test-unit lint format lock clean clean-state check-tools
+.PHONY: help setup jars env services-up services-down status demo down test test-unit lint format lock clean clean-state check-tools
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,9 +53,11 @@ services-down: ## stop what services-up started (data stays in .state/)
 status: ## health of each local service
 	$(BIN)/stock-lakehouse services status
 
-demo: setup jars ## set up, start the services and run a smoke round trip
-	$(BIN)/stock-lakehouse services up
-	$(BIN)/stock-lakehouse smoke
+demo: setup jars ## set up and run the whole platform (services, simulator, Dagster, stream)
+	$(BIN)/stock-lakehouse demo up
+
+down: ## stop everything `make demo` started (data stays in .state/)
+	@if [ -x $(BIN)/stock-lakehouse ]; then $(BIN)/stock-lakehouse demo down; fi
 
 test: setup jars lint ## lint, then every test against real Kafka, S3 store, Spark, DuckDB, Dagster
 	$(BIN)/pytest

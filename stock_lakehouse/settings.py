@@ -146,6 +146,7 @@ class LocalServicesSettings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".state"
     kafka_jars_dir: Path = PROJECT_ROOT / "jars" / "lib" / "kafka"
     kafka_controller_port: int = 9093
+    dagster_port: int = 3000
     kafka_heap: str = "512m"
     # SeaweedFS also listens on each port + 10000 for gRPC.
     seaweed_master_port: int = 9333

@@ -12,6 +12,9 @@ import dagster as dg
 from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
 
 STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
+# Set on runs that `stock-lakehouse demo down` ended: the supervisor restarts those, while a run a
+# person terminated stays stopped.
+STOPPED_BY_PLATFORM_TAG = "stock_lakehouse/stopped_by"
 
 
 class StreamConfig(dg.Config):

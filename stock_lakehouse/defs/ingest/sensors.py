@@ -6,7 +6,7 @@ import time
 import dagster as dg
 
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
-from stock_lakehouse.defs.ingest.jobs import ingest_stream
+from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG, ingest_stream
 from stock_lakehouse.defs.ingest.table_stats import DayStats, TableStats, table_stats
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import StreamSettings, get_settings
@@ -90,7 +90,12 @@ def stream_supervisor(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
         return dg.SensorResult(
             skip_reason=f"ingest_stream is running (run {in_progress[0].dagster_run.run_id})"
         )
-    if records and records[0].dagster_run.status == dg.DagsterRunStatus.CANCELED:
+    last = records[0].dagster_run if records else None
+    if (
+        last is not None
+        and last.status == dg.DagsterRunStatus.CANCELED
+        and STOPPED_BY_PLATFORM_TAG not in last.tags
+    ):
         return dg.SensorResult(
             skip_reason="the last ingest_stream run was terminated by a person; launch "
             "ingest_stream to resume supervision"

@@ -1,0 +1,170 @@
+"""The application processes of `make demo`: Dagster webserver and daemon, and the live simulator.
+
+They run like the servers in services/ (PID files, logs under the state folder, stop by PID). The
+stream itself is not started here: the daemon's stream_supervisor sensor launches ingest_stream,
+so the demo exercises the same supervision a deployment relies on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG
+from stock_lakehouse.services.process import ManagedProcess
+from stock_lakehouse.settings import PROJECT_ROOT, Settings
+
+BIN = Path(sys.executable).parent
+
+
+def dagster_env(settings: Settings) -> dict[str, str]:
+    """DAGSTER_HOME holds dagster.yaml (the checkout); storage goes under the state folder."""
+    return {
+        "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT)),
+        "DAGSTER_STORAGE_DIR": os.environ.get(
+            "DAGSTER_STORAGE_DIR", str(settings.local.state_dir / "dagster")
+        ),
+    }
+
+
+class DagsterService:
+    name = "dagster"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.local.state_dir / "dagster-processes"
+        port = settings.local.dagster_port
+        env = dagster_env(settings)
+        workspace = str(PROJECT_ROOT / "workspace.yaml")
+        self.webserver = ManagedProcess(
+            name="dagster-webserver",
+            command=[
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                workspace,
+            ],
+            run_dir=self.home,
+            ports=[port],
+            healthy=lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"),
+            env=env,
+            cwd=PROJECT_ROOT,
+            start_timeout=120,
+        )
+        self.daemon = ManagedProcess(
+            name="dagster-daemon",
+            command=[str(BIN / "dagster-daemon"), "run", "-w", workspace],
+            run_dir=self.home,
+            ports=[],
+            healthy=lambda: self.daemon.is_running(),
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
+
+    @property
+    def address(self) -> str:
+        return f"http://127.0.0.1:{self.settings.local.dagster_port}"
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.webserver, self.daemon]
+
+    def start(self) -> None:
+        Path(dagster_env(self.settings)["DAGSTER_STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
+        for process in self.processes:
+            process.start()
+
+    def stop(self) -> bool:
+        """End the stream runs first (while the daemon's code servers can still reach them)."""
+        if self.daemon.is_running():
+            stop_stream_runs(self.settings)
+        return any([self.daemon.stop(), self.webserver.stop()])
+
+    def healthy(self) -> bool:
+        return all(p.is_running() for p in self.processes) and self.reachable()
+
+    def reachable(self) -> bool:
+        return _http_ok(f"{self.address}/server_info")
+
+
+class SimulatorService:
+    """The simulator in --live mode, producing ticks stamped now until stopped."""
+
+    name = "simulator"
+
+    def __init__(self, settings: Settings, rate: float = 20.0) -> None:
+        self.settings = settings
+        self.process = ManagedProcess(
+            name="simulator-live",
+            command=[str(BIN / "stock-lakehouse"), "simulate", "--live", "--rate", str(rate)],
+            run_dir=settings.local.state_dir / "simulator",
+            ports=[],
+            healthy=lambda: self.process.is_running(),
+            cwd=PROJECT_ROOT,
+        )
+
+    @property
+    def address(self) -> str:
+        return f"-> {self.settings.kafka.ticks_topic}"
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.process]
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self) -> bool:
+        return self.process.stop()
+
+    def healthy(self) -> bool:
+        return self.process.is_running()
+
+    def reachable(self) -> bool:
+        return self.process.is_running()
+
+
+def stop_stream_runs(settings: Settings, timeout: float = 150) -> list[str]:
+    """Terminate in-progress ingest_stream runs and wait for them; tag them so the supervisor
+    restarts them at the next `demo up` (a run a person terminates stays stopped)."""
+    import dagster as dg
+
+    os.environ.update(dagster_env(settings))
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(
+            filters=dg.RunsFilter(
+                job_name="ingest_stream",
+                statuses=[
+                    dg.DagsterRunStatus.QUEUED,
+                    dg.DagsterRunStatus.STARTING,
+                    dg.DagsterRunStatus.STARTED,
+                ],
+            )
+        )
+        for run in runs:
+            instance.add_run_tags(run.run_id, {STOPPED_BY_PLATFORM_TAG: "platform-down"})
+            if run.status == dg.DagsterRunStatus.QUEUED:
+                instance.report_run_canceled(run)
+            else:
+                instance.run_launcher.terminate(run.run_id)
+        deadline = time.monotonic() + timeout
+        pending = [run.run_id for run in runs]
+        while pending and time.monotonic() < deadline:
+            pending = [r for r in pending if not instance.get_run_by_id(r).is_finished]
+            time.sleep(1)
+        return [run.run_id for run in runs]
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
