@@ -41,9 +41,8 @@ log = logging.getLogger("stream_ticks")
 SPARK_TYPES = {"string": StringType(), "double": DoubleType(), "long": LongType()}
 CORRUPT = "_corrupt_record"
 
-RAW_COLUMNS = [
-    *TICK_FIELDS,
-    "event_time",
+# Where each row came from, in both tables: enough to find, replay or audit any message.
+LINEAGE_COLUMNS = [
     "trade_date",
     "kafka_topic",
     "kafka_partition",
@@ -51,19 +50,8 @@ RAW_COLUMNS = [
     "kafka_timestamp",
     "ingested_at",
 ]
-QUARANTINE_COLUMNS = [
-    "reason",
-    "detail",
-    "payload",
-    "payload_text",
-    "kafka_key",
-    "trade_date",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "ingested_at",
-]
+RAW_COLUMNS = [*TICK_FIELDS, "event_time", *LINEAGE_COLUMNS]
+QUARANTINE_COLUMNS = ["reason", "detail", "payload", "payload_text", "kafka_key", *LINEAGE_COLUMNS]
 
 
 def _first_field(condition_of, fields) -> Column:
