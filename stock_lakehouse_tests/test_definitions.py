@@ -55,3 +55,13 @@ def test_s3_and_kafka_resources_reach_the_real_services(services, unique_name):
         assert kafka.bootstrap_servers == services.kafka.bootstrap_servers
         metadata = kafka.admin_client().list_topics(timeout=10)
         assert metadata.brokers, "the broker did not answer a metadata request"
+
+
+def test_dagster_instance_writes_only_under_the_state_folder(tmp_path, monkeypatch):
+    # Regression: compute logs once went to $DAGSTER_HOME/storage, inside the checkout.
+    monkeypatch.setenv("DAGSTER_HOME", str(PROJECT_ROOT))
+    monkeypatch.setenv("DAGSTER_STORAGE_DIR", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert Path(instance.compute_log_manager._base_dir) == tmp_path
+        assert Path(instance.root_directory) == tmp_path
+        assert str(tmp_path) in instance.run_storage._conn_string
