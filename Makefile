@@ -15,7 +15,7 @@ export UV_LINK_MODE := copy
 export DAGSTER_HOME ?= $(CURDIR)
 export DAGSTER_STORAGE_DIR ?= $(CURDIR)/.state/dagster
 
-.PHONY: help setup jars env services-up services-down status demo down test test-unit lint format lock clean clean-state check-tools
+.PHONY: help setup jars env services-up services-down status demo down test test-unit lint format lock bench clean clean-state check-tools
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,14 @@ down: ## stop everything `make demo` started (data stays in .state/)
 
 test: setup jars lint ## lint, then every test against real Kafka, S3 store, Spark, DuckDB, Dagster
 	$(BIN)/pytest
+
+# Each benchmark starts its own services on the 17xxx ports (.state/bench), measures a reference in
+# the same run, and writes bench/results/<name>-<time>.json; docs/benchmarks.md has the figures.
+bench: setup jars ## benchmarks: producer vs kcat, ingest vs noop sink, freshness (~25 min)
+	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
+	$(BIN)/python -m bench.bench_producer
+	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_freshness
 
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .

@@ -1,0 +1,159 @@
+"""Where one micro-batch of the stream job spends its time, step by step (not a benchmark).
+
+    python -m bench.ingest_breakdown [--rows 200000 10] [--repeat 3]
+
+bench_ingest and bench_freshness measure the job from outside; this runs the job's own functions
+(parse_ticks, valid_ticks, quarantined, the same Delta append options) on fixed Kafka offset
+ranges in one Spark session, timing each step the way DeltaBatchWriter runs them, beside the
+`noop` reference on the same rows. A tiny batch shows the fixed cost per micro-batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from bench.common import (
+    bench_services,
+    history_options,
+    median,
+    partition_ends,
+    print_table,
+    unique,
+    write_result,
+)
+from stock_lakehouse.settings import Settings
+from stock_lakehouse.simulator.run import run_simulation
+from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
+
+
+def offsets(topic: str, per_partition: list[int]) -> str:
+    return json.dumps({topic: {str(p): o for p, o in enumerate(per_partition)}})
+
+
+def time_batch(spark, settings: Settings, topic: str, start: list[int], end: list[int], uris):
+    """One batch as DeltaBatchWriter runs it, each step timed; then the noop reference."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructField, StructType
+
+    from spark_jobs.stream_ticks import SPARK_TYPES, parse_ticks, quarantined, valid_ticks
+    from stock_lakehouse.ticks import TICK_FIELDS
+
+    batch = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
+        .option("subscribe", topic)
+        .option("startingOffsets", offsets(topic, start))
+        .option("endingOffsets", offsets(topic, end))
+        .load()
+    )
+    steps: dict[str, float] = {}
+    began = time.monotonic()
+    parsed = parse_ticks(batch, settings.market.ticker_list).persist()
+    counts = parsed.agg(
+        F.count_if(F.col("reason").isNull()), F.count_if(F.col("reason").isNotNull())
+    ).first()
+    steps["read+parse+validate+cache+count"] = time.monotonic() - began
+    for name, frame, uri in (
+        ("append raw_ticks", valid_ticks(parsed), uris[0]),
+        ("append quarantine (empty)", quarantined(parsed), uris[1]),
+    ):
+        began = time.monotonic()
+        frame.write.format("delta").mode("append").partitionBy("trade_date").save(uri)
+        steps[name] = time.monotonic() - began
+    parsed.unpersist()
+    steps["job batch total"] = sum(steps.values())
+    typed = StructType([StructField(n, SPARK_TYPES[t]) for n, t in TICK_FIELDS.items()])
+    began = time.monotonic()
+    batch.select(F.from_json(F.col("value").cast("string"), typed).alias("t")).select(
+        "t.*"
+    ).write.format("noop").mode("overwrite").save()
+    steps["noop reference"] = time.monotonic() - began
+    return int(counts[0]) + int(counts[1]), steps  # type: ignore[index]
+
+
+def stop_spark(spark) -> None:
+    """Stop the session and its driver JVM by PID (a child of this process), as conftest does."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    spark.stop()
+    jvm = getattr(gateway, "proc", None)
+    if gateway is not None:
+        gateway.shutdown()
+    if jvm is not None:
+        jvm.terminate()
+        jvm.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[200_000, 10], help="batch sizes")
+    parser.add_argument("--repeat", type=int, default=3, help="batches of each size")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    total = sum(args.rows) * (args.repeat + 1)  # +1: a warm-up batch of each size
+    total += -total % 5 + 5  # a multiple of the 5 days, with room for rounding
+    measured: list[dict[str, Any]] = []
+    with bench_services() as settings:
+        from stock_lakehouse.spark_session import get_spark_session
+
+        options = history_options(settings, unique("bench-breakdown"), total, 5, args.seed)
+        run_simulation(settings, options, interactive=False)
+        spark = get_spark_session("bench_ingest_breakdown", settings)
+        prefix = unique("bench/breakdown")
+        s3 = settings.s3.model_copy(update={"prefix": prefix})
+        uris = (table_uri(s3, RAW_TICKS, scheme="s3a"), table_uri(s3, QUARANTINE, scheme="s3a"))
+        # Messages are keyed by ticker, so partitions fill unevenly: each batch takes from each
+        # partition in proportion to its size, as maxOffsetsPerTrigger does.
+        ends = partition_ends(settings, options.topic)
+        position = [0] * len(ends)
+        try:
+            for rows in args.rows:
+                for n in range(args.repeat + 1):
+                    end = [
+                        min(e, a + round(rows * e / total))
+                        for a, e in zip(position, ends, strict=True)
+                    ]
+                    got, steps = time_batch(spark, settings, options.topic, position, end, uris)
+                    position = end
+                    label = "warm-up" if n == 0 else f"#{n}"
+                    print(
+                        f"{rows:,} rows {label}: "
+                        + ", ".join(f"{k} {v:.2f}s" for k, v in steps.items())
+                    )
+                    if n:
+                        measured.append({"size": rows, "rows": got, "steps": steps})
+        finally:
+            stop_spark(spark)
+
+    names = list(measured[0]["steps"])
+    print_table(
+        "one micro-batch, step by step (median seconds over the repeats, warm JVM)",
+        ["step", *(f"{r:,} rows" for r in args.rows)],
+        [
+            (
+                name,
+                *(
+                    f"{median([m['steps'][name] for m in measured if m['size'] == r]):.2f}"
+                    for r in args.rows
+                ),
+            )
+            for name in names
+        ],
+    )
+    write_result(
+        "ingest-breakdown",
+        {
+            "command": " ".join(["python -m bench.ingest_breakdown", *(argv or sys.argv[1:])]),
+            "batches": measured,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

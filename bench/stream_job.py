@@ -1,0 +1,141 @@
+"""The real stream job (spark_jobs/stream_ticks.py) as a benchmark runs it: its own process.
+
+Started exactly as an operator or Dagster starts it, in a process group of its own, with a fresh
+S3 prefix and checkpoint so runs never share a table. Stopped by its PID: SIGTERM to the Python
+driver (it finishes the current batch), and SIGKILL to its group only if it does not exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bench.common import OWN_GROUPS
+from stock_lakehouse.settings import PROJECT_ROOT
+
+STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
+# `logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")` in the job's main().
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO (.*)$")
+_BATCH = re.compile(r"^batch (\d+): (\d+) raw, (\d+) quarantined in ([\d.]+)s$")
+_STARTED = re.compile(r"^stream_ticks started: ")
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    batch_id: int
+    raw_rows: int
+    quarantined_rows: int
+    seconds: float  # the foreachBatch call: parse, count, two Delta appends
+    logged_at: float  # epoch seconds, when the batch had committed both tables
+
+
+def start_python(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`python <args>` from the project root, in a new process group (driver + its JVM)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            env={**os.environ, **env},
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    OWN_GROUPS.add(proc.pid)
+    return proc
+
+
+def start_stream_job(
+    topic: str,
+    prefix: str,
+    checkpoint: Path,
+    log: Path,
+    *,
+    available_now: bool = False,
+    trigger_seconds: float | None = None,
+    max_offsets_per_trigger: int = 200_000,
+) -> subprocess.Popen[bytes]:
+    env = {
+        "S3_PREFIX": prefix,
+        "STREAM_CHECKPOINT_DIR": str(checkpoint),
+        "STREAM_MAX_OFFSETS_PER_TRIGGER": str(max_offsets_per_trigger),
+        "STREAM_STARTING_OFFSETS": "earliest",
+    }
+    if trigger_seconds is not None:
+        env["STREAM_TRIGGER_SECONDS"] = str(trigger_seconds)
+    args = [str(STREAM_JOB), "--topic", topic]
+    if available_now:
+        args.append("--available-now")
+    return start_python(args, log, env)
+
+
+def _log_time(stamp: str) -> float:
+    """asctime is local wall-clock time, the same clock as time.time() in this process."""
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def read_job_log(log: Path) -> tuple[float | None, list[BatchLine]]:
+    """(when the query had started, every batch line) from the job's own log."""
+    started: float | None = None
+    batches = []
+    for line in log.read_text(errors="replace").splitlines():
+        match = _LOG_LINE.match(line)
+        if not match:
+            continue
+        stamp, message = match.groups()
+        if _STARTED.match(message):
+            started = _log_time(stamp)
+        elif batch := _BATCH.match(message):
+            batch_id, raw, bad, seconds = batch.groups()
+            logged_at = _log_time(stamp)
+            batches.append(BatchLine(int(batch_id), int(raw), int(bad), float(seconds), logged_at))
+    return started, batches
+
+
+def wait_started(proc: subprocess.Popen[bytes], log: Path, timeout: float = 240) -> float:
+    """Block until the job logs that its query started; its time, epoch seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"stream job exited with {proc.returncode} - see {log}")
+        started, _ = read_job_log(log)
+        if started is not None:
+            return started
+        time.sleep(0.25)
+    raise RuntimeError(f"stream job did not start within {timeout:.0f} s - see {log}")
+
+
+def stop_job(proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """SIGTERM to the driver's PID (not the group: the JVM would die mid-batch), then clean up."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    reap_group(proc.pid)
+
+
+def reap_group(pgid: int, grace: float = 20) -> None:
+    """The JVM exits once its driver's pipe closes; SIGKILL what of the group outlives `grace`."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
