@@ -30,13 +30,17 @@ def connect(
     database: str | Path = ":memory:", *, read_only: bool = False, s3: S3Settings | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A connection with httpfs and delta loaded and an S3 secret for the lakehouse bucket."""
-    s3 = s3 or get_settings().s3
     con = duckdb.connect(str(database), read_only=read_only)
+    configure(con, s3 or get_settings().s3)
+    return con
+
+
+def configure(con: duckdb.DuckDBPyConnection, s3: S3Settings) -> None:
+    """Offline httpfs + delta and the S3 secret, on a connection someone else opened (dbt's)."""
     duckdb_ext.init(con)  # extension_directory -> the wheels, autoinstall off
     con.execute("LOAD httpfs")
     con.execute("LOAD delta")
     con.execute(s3_secret_sql(s3))
-    return con
 
 
 def _literal(value: str) -> str:

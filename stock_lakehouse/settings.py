@@ -130,6 +130,33 @@ class StreamSettings(BaseSettings):
     restart_backoff_max_seconds: float = 600.0
 
 
+class CompactionSettings(BaseSettings):
+    """The raw_ticks -> compacted_ticks batch job (spark_jobs/compact_ticks.py)."""
+
+    model_config = _config("COMPACTION_")
+
+    # 128 MiB: a day of 5M ticks (~150 MB of raw Parquet) becomes one or two files whose row
+    # groups stay large enough for fast scans, instead of thousands of micro-batch files.
+    target_file_mb: int = 128
+
+
+class MartsSettings(BaseSettings):
+    """Where dbt builds the marts (DuckDB) and where readers find the last published copy.
+
+    dbt writes only `build_db`; after each successful run it is copied and atomically renamed to
+    `published_db`, which the dashboard opens read-only: a reader never meets a writer's lock.
+    """
+
+    model_config = _config("MARTS_")
+
+    build_db: Path = PROJECT_ROOT / ".state" / "marts" / "build" / "marts.duckdb"
+    published_db: Path = PROJECT_ROOT / ".state" / "marts" / "marts.duckdb"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment dbt's profile reads (dbt_project/profiles.yml)."""
+        return {"MARTS_BUILD_DB": str(self.build_db)}
+
+
 class LocalServicesSettings(BaseSettings):
     """Folders and internal ports of the servers `stock-lakehouse services up` runs on 127.0.0.1.
 
@@ -162,6 +189,8 @@ class Settings(BaseModel):
     market: MarketSettings = Field(default_factory=MarketSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    compaction: CompactionSettings = Field(default_factory=CompactionSettings)
+    marts: MartsSettings = Field(default_factory=MartsSettings)
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
 
 

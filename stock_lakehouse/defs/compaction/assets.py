@@ -1,0 +1,64 @@
+"""compacted_ticks: each day of raw_ticks deduplicated, sorted and rewritten into few large files.
+
+The work is spark_jobs/compact_ticks.py, run through Dagster Pipes: its per-day log lines, the
+materialization metadata (rows, files and bytes in and out, duration) and the row-count check
+come back into the run. A backfill of many days is one run and one Spark application.
+"""
+
+import sys
+from datetime import date
+
+import dagster as dg
+
+from stock_lakehouse.defs.automation.conditions import closed_day_refresh
+from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
+from stock_lakehouse.partitions import daily_partitions
+from stock_lakehouse.settings import PROJECT_ROOT
+from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
+
+COMPACT_JOB = PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"
+COMPACTED_TICKS_KEY = dg.AssetKey("compacted_ticks")
+
+
+def compaction_command(start: date, end: date) -> list[str]:
+    """The job for the half-open day range [start, end), with this interpreter's pyspark."""
+    return [
+        sys.executable,
+        str(COMPACT_JOB),
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+    ]
+
+
+@dg.asset(
+    key=COMPACTED_TICKS_KEY,
+    deps=[RAW_TICKS_KEY],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=closed_day_refresh(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            COMPACTED_ROWS_CHECK,
+            asset=COMPACTED_TICKS_KEY,
+            description="Per day, compacted rows equal the distinct Kafka offsets in raw_ticks.",
+        )
+    ],
+    group_name="batch",
+    kinds={"spark", "delta", "s3"},
+    owners=["team:data-platform"],
+    description=(
+        "One copy of each day's valid ticks: one row per Kafka offset, sorted by ticker and event "
+        "time, in files near COMPACTION_TARGET_FILE_MB, the day replaced in one Delta commit."
+    ),
+)
+def compacted_ticks(
+    context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient
+):
+    window = context.partition_time_window  # one day, or a backfill's whole range
+    command = compaction_command(window.start.date(), window.end.date())
+    context.log.info(f"starting: {' '.join(command)}")
+    yield from pipes_subprocess_client.run(
+        command=command, context=context, cwd=str(PROJECT_ROOT)
+    ).get_results()

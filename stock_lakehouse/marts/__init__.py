@@ -1,0 +1,1 @@
+"""The analytics marts: dbt on DuckDB over the compacted Delta tables, published for readers."""

@@ -1,0 +1,40 @@
+"""dbt-duckdb plugin: connects dbt's DuckDB to the lakehouse through the one settings object.
+
+dbt_project/profiles.yml names this module, so dbt (run by Dagster or by hand) gets the offline
+httpfs/delta extensions, the S3 secret, and a `lakehouse` schema of views over the Delta tables on
+the S3 store: dbt sources then read `lakehouse.compacted_ticks` like any table, and DuckDB pushes
+the models' `trade_date` filters down into `delta_scan` (partition pruning).
+"""
+
+from __future__ import annotations
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from deltalake import DeltaTable
+from duckdb import DuckDBPyConnection
+
+from stock_lakehouse.duckdb_conn import configure
+from stock_lakehouse.s3 import deltalake_storage_options
+from stock_lakehouse.settings import get_settings
+from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
+
+SOURCE_SCHEMA = "lakehouse"
+# view name -> table in the bucket
+SOURCE_TABLES = {"compacted_ticks": COMPACTED_TICKS}
+
+
+class Plugin(BasePlugin):
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        s3 = get_settings().s3
+        configure(conn, s3)
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SOURCE_SCHEMA}")
+        options = deltalake_storage_options(s3)
+        for view, table in SOURCE_TABLES.items():
+            uri = table_uri(s3, table)
+            # DuckDB binds a view when it is created: only for tables that exist. A missing one
+            # makes the models fail with "lakehouse.compacted_ticks does not exist": nothing to
+            # model before the first compaction.
+            if DeltaTable.is_deltatable(uri, storage_options=options):
+                conn.execute(
+                    f"CREATE OR REPLACE VIEW {SOURCE_SCHEMA}.{view} AS "
+                    f"SELECT * FROM delta_scan('{uri}')"
+                )

@@ -1,0 +1,167 @@
+"""compact_ticks on the real S3 store: few files, one row per offset, sorted, idempotent, atomic."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable
+
+from spark_jobs.compact_ticks import days_in, output_file_count, run
+from stock_lakehouse.s3 import deltalake_storage_options, s3_client
+from stock_lakehouse.settings import PROJECT_ROOT, Settings
+from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
+from stock_lakehouse_tests.raw_seed import RawSeeder, tick_payloads
+
+DAY_1, DAY_2, DAY_3 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
+TICK_COLUMNS = ["ticker", "price", "volume", "event_time", "tick_id", "kafka_offset"]
+
+
+def test_output_file_count_is_bytes_over_target_and_at_least_one():
+    mib = 1024 * 1024
+    assert output_file_count(0, 128 * mib) == 1
+    assert output_file_count(100 * mib, 128 * mib) == 1
+    assert output_file_count(300 * mib, 128 * mib) == 3
+
+
+def test_days_in_is_half_open():
+    assert days_in(DAY_1, DAY_3) == [DAY_1, DAY_2]
+    assert days_in(DAY_1, DAY_1) == []
+
+
+def prefixed(settings: Settings, prefix: str) -> Settings:
+    return settings.model_copy(update={"s3": settings.s3.model_copy(update={"prefix": prefix})})
+
+
+def delta(settings: Settings, table: str) -> DeltaTable:
+    s3 = settings.s3
+    return DeltaTable(table_uri(s3, table), storage_options=deltalake_storage_options(s3))
+
+
+def day_rows(settings: Settings, table: str, day: date, columns=None):
+    data = delta(settings, table).to_pyarrow_table(
+        filters=[("trade_date", "=", day.isoformat())], columns=columns
+    )
+    return data
+
+
+def day_files(settings: Settings, table: str, day: date) -> list[str]:
+    return [f for f in delta(settings, table).file_uris() if f"trade_date={day.isoformat()}/" in f]
+
+
+@pytest.fixture(scope="module")
+def seeded(spark, services: Settings, request) -> Settings:
+    """Two days of raw_ticks in 8 micro-batches each, plus a replay that duplicates 2 batches."""
+    settings = prefixed(services, f"compaction-{os.getpid()}-{id(request)}")
+    seeder = RawSeeder(spark, settings.s3)
+    for day, seed in ((DAY_1, 1), (DAY_2, 2)):
+        ticks = tick_payloads(day, 1600, seed)
+        for batch in range(8):
+            offsets = seeder.write(ticks[batch * 200 : (batch + 1) * 200])
+            if batch in (3, 6):  # a replay from a fresh checkpoint writes these offsets again
+                seeder.write(ticks[batch * 200 : (batch + 1) * 200], app="replay", offsets=offsets)
+    return settings
+
+
+@pytest.mark.integration
+def test_compaction_makes_few_sorted_files_with_one_row_per_offset(spark, seeded: Settings):
+    results = run(seeded, DAY_1, DAY_3)
+    assert [r.trade_date for r in results] == [DAY_1.isoformat(), DAY_2.isoformat()]
+    for result, day in zip(results, (DAY_1, DAY_2), strict=True):
+        raw = day_rows(seeded, RAW_TICKS, day, TICK_COLUMNS)
+        compacted = day_rows(seeded, COMPACTED_TICKS, day)
+        assert raw.num_rows == 2000  # 1600 ticks + 400 replayed duplicates
+        assert len(day_files(seeded, RAW_TICKS, day)) >= 10
+        assert len(day_files(seeded, COMPACTED_TICKS, day)) == 1
+        # The row set is raw's, each Kafka offset once.
+        raw_set = set(zip(*[raw[c].to_pylist() for c in TICK_COLUMNS], strict=True))
+        compacted_keys = list(zip(*[compacted[c].to_pylist() for c in TICK_COLUMNS], strict=True))
+        assert len(compacted_keys) == len(set(compacted_keys)) == 1600
+        assert set(compacted_keys) == raw_set
+        # Sorted by ticker, then event time, inside the file.
+        order = list(
+            zip(compacted["ticker"].to_pylist(), compacted["event_time"].to_pylist(), strict=True)
+        )
+        assert order == sorted(order)
+        assert (result.raw_rows, result.distinct_offsets) == (2000, 1600)
+        assert result.compacted_rows == 1600 and result.check_passed
+        assert result.compacted_files == 1 and result.raw_files >= 10
+
+
+@pytest.mark.integration
+def test_compaction_twice_leaves_table_unchanged(spark, seeded: Settings):
+    run(seeded, DAY_1, DAY_2)
+    before = day_rows(seeded, COMPACTED_TICKS, DAY_1)
+    version_before = delta(seeded, COMPACTED_TICKS).version()
+    run(seeded, DAY_1, DAY_2)
+    after = day_rows(seeded, COMPACTED_TICKS, DAY_1)
+    assert delta(seeded, COMPACTED_TICKS).version() == version_before + 1
+    assert after.sort_by("kafka_offset").equals(before.sort_by("kafka_offset"))
+
+
+@pytest.mark.integration
+def test_compaction_of_a_day_without_raw_rows_empties_that_day_only(spark, seeded: Settings):
+    run(seeded, DAY_1, DAY_3)
+    [result] = run(seeded, DAY_3, date(2026, 3, 5))
+    assert result.raw_rows == result.compacted_rows == 0 and result.check_passed
+    assert day_rows(seeded, COMPACTED_TICKS, DAY_1).num_rows == 1600
+
+
+def s3_day_objects(settings: Settings, table: str, day: date) -> set[str]:
+    s3 = settings.s3
+    prefix = s3.uri(table, f"trade_date={day.isoformat()}").split(f"{s3.bucket}/", 1)[1]
+    pages = s3_client(s3).get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=prefix)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+@pytest.mark.integration
+def test_compaction_killed_mid_write_leaves_day_readable_and_rerun_fixes_it(
+    spark, seeded: Settings, test_state_dir
+):
+    run(seeded, DAY_2, DAY_3)
+    committed = delta(seeded, COMPACTED_TICKS)
+    version, rows_before = committed.version(), day_rows(seeded, COMPACTED_TICKS, DAY_2)
+    known = s3_day_objects(seeded, COMPACTED_TICKS, DAY_2)
+    env = {**os.environ, "S3_PREFIX": seeded.s3.prefix}
+    # A 4 KiB target splits the day into dozens of files: writing them takes seconds.
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"),
+        "--start",
+        DAY_2.isoformat(),
+        "--target-file-mb",
+        "0.004",
+    ]
+    log = (test_state_dir / "compaction-killed.log").open("w")
+    job = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (s3_day_objects(seeded, COMPACTED_TICKS, DAY_2) - known):
+            assert job.poll() is None, "the job ended before writing a file"
+            assert time.monotonic() < deadline, "no file written within 180 s"
+            time.sleep(0.05)
+        os.killpg(job.pid, signal.SIGKILL)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+        job.wait(timeout=30)
+        log.close()
+
+    # Killed before its commit: new files exist, but no reader sees them.
+    assert s3_day_objects(seeded, COMPACTED_TICKS, DAY_2) - known
+    assert delta(seeded, COMPACTED_TICKS).version() == version
+    assert (
+        day_rows(seeded, COMPACTED_TICKS, DAY_2)
+        .sort_by("kafka_offset")
+        .equals(rows_before.sort_by("kafka_offset"))
+    )
+    [result] = run(seeded, DAY_2, DAY_3)
+    assert result.check_passed and result.compacted_rows == 1600
+    offsets = day_rows(seeded, COMPACTED_TICKS, DAY_2, ["kafka_offset"])["kafka_offset"]
+    assert pc.count_distinct(offsets).as_py() == offsets.length() == 1600
