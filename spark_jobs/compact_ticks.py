@@ -28,6 +28,7 @@ from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from stock_lakehouse.s3 import s3_answers
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, COMPACTED_TICKS, RAW_TICKS, table_uri
@@ -73,8 +74,8 @@ def days_in(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
 
 
-class MissingInput(Exception):
-    """raw_ticks does not exist yet: nothing to compact."""
+class CannotRun(Exception):
+    """A precondition failed (S3 store unreachable, no raw_ticks yet): one line says which."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +176,15 @@ def run(
 ) -> list[DayResult]:
     from delta.tables import DeltaTable
 
+    if not s3_answers(settings.s3):  # S3A would retry for minutes before failing
+        raise CannotRun(
+            f"S3 store is not reachable at {settings.s3.endpoint_url} - run "
+            "'stock-lakehouse services up' or set S3_ENDPOINT_URL"
+        )
     spark = get_spark_session("compact_ticks", settings)
     raw_uri = table_uri(settings.s3, RAW_TICKS, scheme="s3a")
     if not DeltaTable.isDeltaTable(spark, raw_uri):
-        raise MissingInput(f"raw_ticks has no Delta table at {raw_uri} - run the stream first")
+        raise CannotRun(f"raw_ticks has no Delta table at {raw_uri} - run the stream first")
     compacted_uri = table_uri(settings.s3, COMPACTED_TICKS, scheme="s3a")
     target = int((target_file_mb or settings.compaction.target_file_mb) * 1024 * 1024)
     results = []
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
         try:
             results = run(settings, args.start, end, args.target_file_mb)
-        except MissingInput as exc:
+        except CannotRun as exc:
             print(f"compact_ticks: {exc}", file=sys.stderr)
             return 2
         return 0 if all(r.check_passed for r in results) else 1
@@ -255,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
             _log_day(result)
             pipes.log.info(f"compacted {result.trade_date}: {asdict(result)}")
 
-        results = run(settings, args.start, end, args.target_file_mb, on_day=report)
+        try:
+            results = run(settings, args.start, end, args.target_file_mb, on_day=report)
+        except CannotRun as exc:
+            pipes.log.error(str(exc))
+            print(f"compact_ticks: {exc}", file=sys.stderr)
+            return 2
         pipes.report_asset_materialization(
             metadata=materialization_metadata(results, time.monotonic() - started)
         )

@@ -1,14 +1,19 @@
 """The Dagster entry point: every asset, check, job, sensor and resource is registered here.
 
-Later issues add their domains under `stock_lakehouse/defs/<domain>/` and list them below.
+Domains live under `stock_lakehouse/defs/<domain>/`: ingest (Kafka -> raw_ticks stream),
+compaction (raw -> compacted_ticks), marts (dbt on DuckDB), automation (conditions, sensor, jobs).
 """
 
 import dagster as dg
 
+from stock_lakehouse.defs.automation.jobs import daily_refresh
+from stock_lakehouse.defs.automation.sensors import batch_automation
+from stock_lakehouse.defs.compaction.assets import compacted_ticks
 from stock_lakehouse.defs.ingest.assets import raw_ticks
 from stock_lakehouse.defs.ingest.checks import raw_ticks_fresh
 from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import raw_ticks_partitions_sensor, stream_supervisor
+from stock_lakehouse.defs.marts.assets import daily_marts, summary_marts
 from stock_lakehouse.defs.resources import build_resources
 from stock_lakehouse.settings import get_settings
 
@@ -16,10 +21,10 @@ from stock_lakehouse.settings import get_settings
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_ticks],
+        assets=[raw_ticks, compacted_ticks, daily_marts, summary_marts],
         asset_checks=[raw_ticks_fresh],
-        jobs=[ingest_stream],
-        sensors=[raw_ticks_partitions_sensor, stream_supervisor],
+        jobs=[ingest_stream, daily_refresh],
+        sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation],
         schedules=[],
         resources=build_resources(get_settings()),
     )

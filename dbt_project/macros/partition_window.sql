@@ -20,8 +20,19 @@
     Pre-hook of the partitioned incremental models: empty the window before the append, so a run
     replaces exactly its days (idempotent) and never touches the others. It runs in the model's
     transaction: a failed run leaves the previous rows in place.
+
+    A full refresh re-creates the table from the window alone, so it is refused unless the window
+    is every day (the default vars).
 -#}
 {% macro delete_partition_window() -%}
+    {%- if execute and should_full_refresh() and not (
+        var('min_date') <= '1970-01-01' and var('max_date') >= '9999-12-31'
+    ) -%}
+        {{ exceptions.raise_compiler_error(
+            "--full-refresh of " ~ this ~ " with the window [" ~ var('min_date') ~ ", "
+            ~ var('max_date') ~ ") would drop every other day - run it without min_date/max_date"
+        ) }}
+    {%- endif -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where {{ partition_window() }}
     {%- endif -%}

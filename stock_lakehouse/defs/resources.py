@@ -6,11 +6,16 @@ Endpoints come from the same environment variables as `stock_lakehouse.settings`
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from dagster_aws.s3 import S3Resource
+from dagster_dbt import DbtCliResource
 
+from stock_lakehouse.defs.marts.project import DBT_PROJECT_DIR
 from stock_lakehouse.settings import Settings
 
 
@@ -53,4 +58,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
         # logs and metadata back into the run (see stock_lakehouse.spark_session).
         # The stream needs up to a micro-batch to stop after SIGINT (200k rows: ~10 s).
         "pipes_subprocess_client": dg.PipesSubprocessClient(termination_timeout_seconds=120),
+        # dbt on DuckDB (dbt_project/); the lakehouse plugin reads the S3 settings itself.
+        # dbt from this interpreter's environment, whether or not its bin/ is on PATH.
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        ),
     }

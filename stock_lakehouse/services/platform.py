@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG
 from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
@@ -22,6 +24,10 @@ BIN = Path(sys.executable).parent
 def dagster_env(settings: Settings) -> dict[str, str]:
     """DAGSTER_HOME holds dagster.yaml (the checkout); storage goes under the state folder."""
     return {
+        # .env under the real environment, as pydantic-settings ranks them. (Dagster's own .env
+        # loading would rank .env first, so its processes run outside the checkout; see below.)
+        **{k: v for k, v in dotenv_values(PROJECT_ROOT / ".env").items() if v is not None},
+        **os.environ,
         "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT)),
         "DAGSTER_STORAGE_DIR": os.environ.get(
             "DAGSTER_STORAGE_DIR", str(settings.local.state_dir / "dagster")
@@ -32,11 +38,12 @@ def dagster_env(settings: Settings) -> dict[str, str]:
 class DagsterService:
     name = "dagster"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.home = settings.local.state_dir / "dagster-processes"
         port = settings.local.dagster_port
-        env = dagster_env(settings)
+        self.env = {**dagster_env(settings), **(extra_env or {})}
+        env = self.env
         workspace = str(PROJECT_ROOT / "workspace.yaml")
         self.webserver = ManagedProcess(
             name="dagster-webserver",
@@ -53,7 +60,9 @@ class DagsterService:
             ports=[port],
             healthy=lambda: _http_ok(f"http://127.0.0.1:{port}/server_info"),
             env=env,
-            cwd=PROJECT_ROOT,
+            # Not the checkout: Dagster loads ./.env over the environment, and a test or an
+            # operator's S3_ENDPOINT_URL must win over .env's.
+            cwd=self.home,
             start_timeout=120,
         )
         self.daemon = ManagedProcess(
@@ -63,7 +72,7 @@ class DagsterService:
             ports=[],
             healthy=lambda: self.daemon.is_running(),
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=self.home,
         )
 
     @property
@@ -75,7 +84,7 @@ class DagsterService:
         return [self.webserver, self.daemon]
 
     def start(self) -> None:
-        Path(dagster_env(self.settings)["DAGSTER_STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
+        Path(self.env["DAGSTER_STORAGE_DIR"]).mkdir(parents=True, exist_ok=True)
         for process in self.processes:
             process.start()
 
@@ -134,7 +143,8 @@ def stop_stream_runs(settings: Settings, timeout: float = 150) -> list[str]:
     restarts them at the next `demo up` (a run a person terminates stays stopped)."""
     import dagster as dg
 
-    os.environ.update(dagster_env(settings))
+    env = dagster_env(settings)
+    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "DAGSTER_STORAGE_DIR")})
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(
             filters=dg.RunsFilter(

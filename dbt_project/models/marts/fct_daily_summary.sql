@@ -67,8 +67,8 @@ with_prev_close as (
 )
 
 select
-    with_prev_close.ticker,
-    with_prev_close.trade_date,
+    ticker,
+    trade_date,
     open,
     high,
     low,
@@ -79,6 +79,6 @@ select
     prev_close,
     close / prev_close - 1 as day_return,
     close / open - 1 as intraday_return,
-    volatility.realized_volatility
+    realized_volatility
 from with_prev_close
 inner join volatility using (ticker, trade_date)

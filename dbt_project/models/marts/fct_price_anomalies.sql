@@ -34,12 +34,12 @@ bar_returns as (
 scored as (
     select
         *,
-        avg(bar_return) over trailing as trailing_mean,
-        stddev_samp(bar_return) over trailing as trailing_std,
-        count(*) over trailing as trailing_returns
+        avg(bar_return) over previous_bars as trailing_mean,
+        stddev_samp(bar_return) over previous_bars as trailing_std,
+        count(*) over previous_bars as trailing_returns
     from bar_returns
     where bar_return is not null
-    window trailing as (
+    window previous_bars as (
         partition by ticker order by bar_start
         rows between {{ lookback_bars }} preceding and 1 preceding
     )

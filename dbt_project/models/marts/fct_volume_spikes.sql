@@ -25,10 +25,10 @@ with bars as (
 scored as (
     select
         *,
-        avg(volume) over trailing as trailing_avg_volume,
-        count(*) over trailing as trailing_bars
+        avg(volume) over previous_bars as trailing_avg_volume,
+        count(*) over previous_bars as trailing_bars
     from bars
-    window trailing as (
+    window previous_bars as (
         partition by ticker order by bar_start
         rows between {{ lookback_bars }} preceding and 1 preceding
     )

@@ -1,0 +1,70 @@
+"""The dbt models as Dagster assets: daily-partitioned marts and the summaries built on them.
+
+Two `@dbt_assets`, one partitions definition each: models tagged `partitioned` rebuild exactly
+the run's day range (dbt vars `min_date`/`max_date`, half-open), the others are small tables
+rebuilt whole. Both write the one DuckDB build database, so both sit in a pool of one writer
+(dagster.yaml), and each successful run publishes the marts for readers.
+"""
+
+import json
+import os
+from collections.abc import Iterator
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from stock_lakehouse.defs.marts.project import dbt_project
+from stock_lakehouse.defs.marts.translator import PARTITIONED_TAG, LakehouseDbtTranslator
+from stock_lakehouse.marts.publish import publish
+from stock_lakehouse.partitions import daily_partitions
+from stock_lakehouse.settings import get_settings
+
+# One DuckDB file, one writer at a time: dagster.yaml sets this pool's limit to 1.
+DUCKDB_WRITER_POOL = "duckdb_writer"
+PARTITIONED = f"tag:{PARTITIONED_TAG}"
+
+
+def dbt_vars_for(window: dg.TimeWindow) -> dict[str, str]:
+    """dbt vars for a partition window: one day, or a whole backfill range, half-open."""
+    return {"min_date": window.start.date().isoformat(), "max_date": window.end.date().isoformat()}
+
+
+def build_and_publish(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]
+) -> Iterator:
+    """Run dbt against the build database, then publish it if every selected node succeeded."""
+    marts = get_settings().marts
+    # dbt's profile reads the build database's path from the environment (profiles.yml).
+    os.environ.update(marts.dbt_env())
+    marts.build_db.parent.mkdir(parents=True, exist_ok=True)
+    yield from dbt.cli(args, context=context).stream()
+    size = publish(marts.build_db, marts.published_db)
+    context.log.info(f"published {marts.published_db} ({size} bytes)")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=PARTITIONED,
+    name="daily_marts",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=LakehouseDbtTranslator(),
+    pool=DUCKDB_WRITER_POOL,
+)
+def daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    dbt_vars = dbt_vars_for(context.partition_time_window)
+    context.log.info(f"dbt window: {dbt_vars}")
+    yield from build_and_publish(context, dbt, ["build", "--vars", json.dumps(dbt_vars)])
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=PARTITIONED,
+    name="summary_marts",
+    dagster_dbt_translator=LakehouseDbtTranslator(),
+    pool=DUCKDB_WRITER_POOL,
+)
+def summary_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from build_and_publish(context, dbt, ["build"])

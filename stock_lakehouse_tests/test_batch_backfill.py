@@ -1,0 +1,146 @@
+"""A backfill launched like the UI does it: GraphQL to a real webserver, runs by a real daemon.
+
+Three days of raw_ticks are seeded through the stream's writer; the backfill of compacted_ticks and
+every mart must leave each partition materialized, each check passed and the marts published.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pytest
+import requests
+
+from stock_lakehouse.services.platform import DagsterService
+from stock_lakehouse.settings import Settings
+from stock_lakehouse_tests.conftest import PORT_OFFSET
+from stock_lakehouse_tests.raw_seed import TICKERS, RawSeeder, tick_payloads
+
+pytestmark = pytest.mark.integration
+
+DAYS = [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)]
+DAGSTER_PORT = 13000 + PORT_OFFSET
+FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+SENSORS = """
+query { repositoriesOrError { ... on RepositoryConnection { nodes {
+  sensors { id name sensorState { status } } } } } }
+"""
+STOP_SENSOR = """
+mutation($id: String!) { stopSensor(id: $id) {
+  __typename ... on PythonError { message } } }
+"""
+ASSETS = """
+query { assetNodes { assetKey { path } isPartitioned } }
+"""
+LAUNCH = """
+mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }
+"""
+BACKFILL = """
+query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  ... on PartitionBackfill { status } ... on PythonError { message } } }
+"""
+
+
+def graphql(query: str, **variables) -> dict:
+    response = requests.post(
+        f"http://127.0.0.1:{DAGSTER_PORT}/graphql",
+        json={"query": query, "variables": variables},
+        timeout=60,
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+@pytest.fixture
+def platform(spark, services: Settings, unique_name, test_state_dir, monkeypatch):
+    """raw_ticks for DAYS, and a Dagster webserver + daemon whose sensors are stopped."""
+    s3 = services.s3.model_copy(update={"prefix": unique_name})
+    # One micro-batch spanning the three days (the stream splits it by trade_date).
+    RawSeeder(spark, s3).write(
+        [tick for seed, day in enumerate(DAYS) for tick in tick_payloads(day, 900, seed)]
+    )
+
+    state = test_state_dir / unique_name
+    env = {
+        "S3_PREFIX": unique_name,
+        "MARTS_BUILD_DB": str(state / "marts" / "build.duckdb"),
+        "MARTS_PUBLISHED_DB": str(state / "marts" / "marts.duckdb"),
+        "DAGSTER_STORAGE_DIR": str(state / "dagster"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # for the instance this test reads afterwards
+    local = services.local.model_copy(update={"dagster_port": DAGSTER_PORT, "state_dir": state})
+    dagster = DagsterService(services.model_copy(update={"local": local}), extra_env=env)
+    try:
+        dagster.webserver.start()
+        # The stream supervisor, the raw_ticks sensor and automation would start runs of their
+        # own: this test wants the backfill's runs only. Stopped the way the UI toggles them.
+        for repo in graphql(SENSORS)["repositoriesOrError"]["nodes"]:
+            for sensor in repo["sensors"]:
+                result = graphql(STOP_SENSOR, id=sensor["id"])["stopSensor"]
+                assert result["__typename"] != "PythonError", result
+        dagster.daemon.start()
+        yield env
+    finally:
+        dagster.daemon.stop()
+        dagster.webserver.stop()
+
+
+def test_backfill_of_three_days_materializes_every_partition_and_passes_every_check(platform):
+    nodes = graphql(ASSETS)["assetNodes"]
+    batch_assets = [n for n in nodes if n["assetKey"]["path"] != ["raw_ticks"]]
+    launched = graphql(
+        LAUNCH,
+        params={
+            "partitionNames": [d.isoformat() for d in DAYS],
+            "assetSelection": [{"path": n["assetKey"]["path"]} for n in batch_assets],
+            "fromFailure": False,
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    deadline = time.monotonic() + 900
+    status = None
+    while status not in FINISHED:
+        assert time.monotonic() < deadline, f"backfill still {status} after 15 min"
+        time.sleep(5)
+        status = graphql(BACKFILL, id=launched["backfillId"])["partitionBackfillOrError"]["status"]
+    assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, status
+
+    instance = dg.DagsterInstance.get()
+    days = {d.isoformat() for d in DAYS}
+    for node in batch_assets:
+        key = dg.AssetKey(node["assetKey"]["path"])
+        if node["isPartitioned"]:
+            assert days <= instance.get_materialized_partitions(key), key
+        else:
+            assert instance.get_latest_materialization_event(key) is not None, key
+    checks = instance.event_log_storage.get_asset_check_summary_records(_check_keys(batch_assets))
+    assert checks, "the batch assets have no checks"
+    for check_key, summary in checks.items():
+        record = summary.last_check_execution_record
+        assert record is not None, f"{check_key} never ran"
+        assert record.status.value == "SUCCEEDED", (check_key, record.status)
+
+    with duckdb.connect(platform["MARTS_PUBLISHED_DB"], read_only=True) as marts:
+        summary = marts.execute(
+            "select trade_date::varchar, count(*) from fct_daily_summary group by all order by 1"
+        ).fetchall()
+    assert summary == [(d.isoformat(), len(TICKERS)) for d in DAYS]
+
+
+def _check_keys(batch_assets: list[dict]) -> list[dg.AssetCheckKey]:
+    from stock_lakehouse.definitions import defs
+
+    wanted = {tuple(n["assetKey"]["path"]) for n in batch_assets}
+    return [
+        key
+        for key in defs().resolve_asset_graph().asset_check_keys
+        if tuple(key.asset_key.path) in wanted
+    ]

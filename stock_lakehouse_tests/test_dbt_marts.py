@@ -1,0 +1,417 @@
+"""compacted_ticks (Delta on the S3 store) -> dbt build on DuckDB -> marts, checked against pandas.
+
+A seeded tick set (3 days, 3 tickers, a volume spike, a price jump, a tie broken by seq) is written
+with deltalake under a prefix of its own; dbt runs as a subprocess, as Dagster runs it, and every
+mart is compared with values computed here from the ticks alone.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import yaml
+from deltalake import write_deltalake
+
+from stock_lakehouse.s3 import deltalake_storage_options, ensure_bucket
+from stock_lakehouse.settings import PROJECT_ROOT, Settings
+from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
+
+pytestmark = pytest.mark.integration
+
+DBT = Path(sys.executable).parent / "dbt"
+# the thresholds the models use by default, so the pandas versions cannot drift from them
+VARS = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+DAYS = (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4))
+TICKERS = {"AAPL": ("NASDAQ", 190.0), "MSFT": ("NASDAQ", 420.0), "JPM": ("NYSE", 200.0)}
+MINUTES = 75  # per day from 14:30 UTC: enough bars for the 30- and 60-bar trailing windows
+PARTITIONED = ("fct_bars_1m", "fct_daily_summary", "fct_volume_spikes", "fct_price_anomalies")
+# The deliberate events (day index, ticker, minute): found by the marts and by pandas alike.
+VOLUME_SPIKE = (1, "JPM", 40)
+PRICE_JUMP = (2, "MSFT", 50)
+SEQ_TIE = (0, "AAPL", 10)  # two trades in one microsecond, the minute's last: seq picks the close
+
+# compacted_ticks as spark_jobs/compact_ticks.py writes it
+TICKS_SCHEMA = pa.schema(
+    [
+        ("ticker", pa.string()),
+        ("price", pa.float64()),
+        ("volume", pa.int64()),
+        ("timestamp", pa.float64()),
+        ("bid", pa.float64()),
+        ("ask", pa.float64()),
+        ("exchange", pa.string()),
+        ("seq", pa.int64()),
+        ("tick_id", pa.string()),
+        ("schema_version", pa.int64()),
+        ("event_time", pa.timestamp("us", tz="UTC")),
+        ("trade_date", pa.date32()),
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("kafka_timestamp", pa.timestamp("us", tz="UTC")),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+Event = tuple[int, str, int]  # (day index, ticker, minute of the session)
+
+
+def make_ticks(
+    seed: int, volume_spike: Event = VOLUME_SPIKE, price_jump: Event = PRICE_JUMP
+) -> pd.DataFrame:
+    """A few thousand ticks: 0-6 trades a minute per ticker on a random walk, plus the events."""
+    rng = random.Random(seed)
+    rows = []
+    for ticker_index, (ticker, (exchange, price)) in enumerate(TICKERS.items()):
+        for day_index, day in enumerate(DAYS):
+            for minute in range(MINUTES):
+                here = (day_index, ticker, minute)
+                if here == price_jump:
+                    price *= 1.03  # ~30 one-minute sigmas
+                trades = rng.randint(3 if here in (volume_spike, price_jump) else 0, 6)
+                seconds = sorted(rng.uniform(0, 59.9) for _ in range(trades))
+                if here == SEQ_TIE:
+                    seconds = [*seconds, 59.95, 59.95]
+                tie_ids = iter(("f" * 32, "0" * 32))  # tick_id order contradicts seq order
+                for second in seconds:
+                    price = round(price * math.exp(rng.gauss(0, 0.0005)), 4)
+                    volume = rng.choice([0, *range(1, 500)])
+                    if here == volume_spike:
+                        volume = volume * 20 + 5_000
+                    event_time = bar_start(day_index, minute).tz_localize(UTC) + timedelta(
+                        seconds=second
+                    )
+                    rows.append(
+                        {
+                            "ticker": ticker,
+                            "price": price,
+                            "volume": volume,
+                            "timestamp": event_time.timestamp(),
+                            "bid": round(price - 0.01, 4),
+                            "ask": round(price + 0.01, 4),
+                            "exchange": exchange,
+                            "seq": len(rows),  # increasing per ticker, as the simulator's
+                            "tick_id": next(tie_ids)
+                            if here == SEQ_TIE and second == 59.95
+                            else uuid.UUID(int=rng.getrandbits(128)).hex,
+                            "schema_version": 1,
+                            "event_time": event_time,
+                            "trade_date": day,
+                            "kafka_topic": "stock-ticks",
+                            "kafka_partition": ticker_index,
+                            "kafka_offset": len(rows),
+                            "kafka_timestamp": event_time,
+                            "ingested_at": event_time + timedelta(seconds=2),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def bar_start(day_index: int, minute: int) -> pd.Timestamp:
+    """Start of a session minute, naive UTC like the marts' bar_start."""
+    day = DAYS[day_index]
+    return pd.Timestamp(day.year, day.month, day.day, 14, 30) + pd.Timedelta(minutes=minute)
+
+
+def bar_of(event: Event) -> tuple[str, pd.Timestamp]:
+    day_index, ticker, minute = event
+    return ticker, bar_start(day_index, minute)
+
+
+def bars_in(mart: pd.DataFrame) -> set[tuple[str, pd.Timestamp]]:
+    return set(zip(mart.ticker, mart.bar_start, strict=True))
+
+
+# --- the marts, computed independently from the ticks ------------------------------------------
+
+
+def expected_bars(ticks: pd.DataFrame) -> pd.DataFrame:
+    t = ticks.sort_values(["event_time", "seq", "tick_id"]).assign(
+        bar_start=lambda d: d.event_time.dt.floor("min").dt.tz_localize(None),
+        turnover=lambda d: d.price * d.volume,
+    )
+    bars = t.groupby(["ticker", "trade_date", "bar_start"], as_index=False).agg(
+        open=("price", "first"),
+        high=("price", "max"),
+        low=("price", "min"),
+        close=("price", "last"),
+        volume=("volume", "sum"),
+        turnover=("turnover", "sum"),
+        trade_count=("price", "size"),
+    )
+    bars["vwap"] = (bars.turnover / bars.volume).where(bars.volume > 0)
+    return bars.drop(columns="turnover")
+
+
+def expected_daily(ticks: pd.DataFrame) -> pd.DataFrame:
+    t = ticks.sort_values(["event_time", "seq", "tick_id"]).assign(
+        turnover=lambda d: d.price * d.volume
+    )
+    daily = t.groupby(["ticker", "trade_date"], as_index=False).agg(
+        open=("price", "first"),
+        high=("price", "max"),
+        low=("price", "min"),
+        close=("price", "last"),
+        volume=("volume", "sum"),
+        turnover=("turnover", "sum"),
+        trade_count=("price", "size"),
+    )
+    daily["vwap"] = (daily.turnover / daily.volume).where(daily.volume > 0)
+    daily["prev_close"] = daily.groupby("ticker").close.shift()
+    daily["day_return"] = daily.close / daily.prev_close - 1
+    daily["intraday_return"] = daily.close / daily.open - 1
+    bars = expected_bars(ticks).sort_values("bar_start")
+    log_returns = np.log(bars.close / bars.groupby(["ticker", "trade_date"]).close.shift())
+    volatility = (log_returns**2).groupby([bars.ticker, bars.trade_date]).sum(min_count=1) ** 0.5
+    daily["realized_volatility"] = [
+        volatility[(r.ticker, r.trade_date)] for r in daily.itertuples()
+    ]
+    return daily.drop(columns="turnover")
+
+
+def expected_volume_spikes(bars: pd.DataFrame) -> pd.DataFrame:
+    lookback, ratio = VARS["volume_spike_lookback_bars"], VARS["volume_spike_ratio"]
+    b = bars.sort_values(["ticker", "bar_start"]).copy()
+    b["trailing_avg_volume"] = b.groupby("ticker").volume.transform(
+        lambda v: v.shift().rolling(lookback).mean()
+    )
+    b["volume_ratio"] = b.volume / b.trailing_avg_volume
+    spikes = b[b.volume_ratio >= ratio]
+    return spikes[
+        ["ticker", "trade_date", "bar_start", "volume", "trailing_avg_volume", "volume_ratio"]
+    ]
+
+
+def expected_price_anomalies(bars: pd.DataFrame) -> pd.DataFrame:
+    lookback, z = VARS["price_anomaly_lookback_bars"], VARS["price_anomaly_z"]
+    b = bars.sort_values(["ticker", "bar_start"]).copy()
+    b["bar_return"] = np.log(b.close / b.groupby(["ticker", "trade_date"]).close.shift())
+    b = b.dropna(subset=["bar_return"])
+    trailing = b.groupby("ticker").bar_return
+    b["trailing_mean"] = trailing.transform(lambda r: r.shift().rolling(lookback).mean())
+    b["trailing_std"] = trailing.transform(lambda r: r.shift().rolling(lookback).std())
+    b["z_score"] = (b.bar_return - b.trailing_mean) / b.trailing_std
+    anomalies = b[b.z_score.abs() >= z]
+    return anomalies[
+        [
+            "ticker",
+            "trade_date",
+            "bar_start",
+            "close",
+            "bar_return",
+            "trailing_mean",
+            "trailing_std",
+            "z_score",
+        ]
+    ]
+
+
+def expected_top_movers(daily: pd.DataFrame) -> pd.DataFrame:
+    n = VARS["top_movers_n"]
+    movers = daily.dropna(subset=["day_return"]).assign(size=lambda d: d.day_return.abs())
+    movers = movers.sort_values(["trade_date", "size", "ticker"], ascending=[True, False, True])
+    movers["rank"] = movers.groupby("trade_date").cumcount() + 1
+    movers["direction"] = np.where(movers.day_return < 0, "loser", "gainer")
+    movers = movers[movers["rank"] <= n]
+    return movers[
+        ["trade_date", "rank", "ticker", "direction", "day_return", "close", "prev_close"]
+    ]
+
+
+# --- a lakehouse of our own: a prefix in the test bucket and a DuckDB build file ----------------
+
+
+@dataclass
+class Lakehouse:
+    settings: Settings
+    prefix: str
+    state_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "marts.duckdb"
+
+    @property
+    def ticks_uri(self) -> str:
+        return table_uri(
+            self.settings.s3.model_copy(update={"prefix": self.prefix}), COMPACTED_TICKS
+        )
+
+    def write_ticks(self, ticks: pd.DataFrame, predicate: str | None = None) -> None:
+        write_deltalake(
+            self.ticks_uri,
+            pa.Table.from_pandas(ticks, schema=TICKS_SCHEMA, preserve_index=False),
+            partition_by=["trade_date"],
+            mode="overwrite" if predicate else "append",
+            predicate=predicate,
+            storage_options=deltalake_storage_options(self.settings.s3),
+        )
+
+    def dbt(self, *args: str) -> None:
+        env = {
+            **os.environ,
+            "S3_PREFIX": self.prefix,
+            "MARTS_BUILD_DB": str(self.database),
+            "DBT_TARGET_PATH": str(self.state_dir / "target"),
+            "DBT_LOG_PATH": str(self.state_dir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        command = [str(DBT), *args, "--project-dir", "dbt_project", "--profiles-dir", "dbt_project"]
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-5000:]}"
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Every row of a mart, sorted by its key, with dates as datetime.date like the ticks."""
+        with duckdb.connect(str(self.database), read_only=True) as con:
+            df = con.execute(f"SELECT * FROM main.{name}").df()
+        df["trade_date"] = pd.to_datetime(df.trade_date).dt.date
+        key = [c for c in ("trade_date", "ticker", "bar_start", "rank") if c in df.columns]
+        return df.sort_values(key).reset_index(drop=True)
+
+
+def new_lakehouse(settings: Settings, root: Path, name: str) -> Lakehouse:
+    ensure_bucket(settings.s3)
+    lakehouse = Lakehouse(settings, prefix=name, state_dir=root / "dbt" / name)
+    lakehouse.state_dir.mkdir(parents=True)
+    return lakehouse
+
+
+def assert_same_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    key = [c for c in ("trade_date", "ticker", "bar_start", "rank") if c in expected.columns]
+    expected = expected.sort_values(key).reset_index(drop=True)
+    assert list(actual.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(
+        actual, expected, check_dtype=False, check_exact=False, rtol=1e-12, atol=0
+    )
+
+
+@pytest.fixture(scope="module")
+def built(services: Settings, test_state_dir: Path) -> Iterator[tuple[Lakehouse, pd.DataFrame]]:
+    """One full `dbt build` (default vars: every day) over the seeded ticks."""
+    lakehouse = new_lakehouse(services, test_state_dir, f"t{uuid.uuid4().hex[:10]}")
+    ticks = make_ticks(seed=11)
+    lakehouse.write_ticks(ticks)
+    lakehouse.dbt("build")
+    yield lakehouse, ticks
+    shutil.rmtree(lakehouse.state_dir)  # kept when the build failed, for its logs
+
+
+def test_bars_match_ohlcv_computed_from_the_ticks(built):
+    lakehouse, ticks = built
+    bars = lakehouse.table("fct_bars_1m")
+    assert_same_rows(bars, expected_bars(ticks)[bars.columns])
+    ticker, start = bar_of(SEQ_TIE)
+    tied = ticks[(ticks.ticker == ticker) & (ticks.event_time.dt.tz_localize(None) >= start)]
+    tied = tied[tied.event_time.dt.tz_localize(None) < start + pd.Timedelta(minutes=1)]
+    last_two = tied.sort_values("seq").tail(2)
+    assert last_two.event_time.nunique() == 1 and last_two.price.nunique() == 2
+    # the later seq of the two trades in one microsecond closes the bar (its tick_id sorts first)
+    close = bars[(bars.ticker == ticker) & (bars.bar_start == start)].close.item()
+    assert close == last_two.price.iloc[-1]
+
+
+def test_daily_summary_matches_the_ticks(built):
+    lakehouse, ticks = built
+    daily = lakehouse.table("fct_daily_summary")
+    assert_same_rows(daily, expected_daily(ticks)[daily.columns])
+    assert daily.prev_close.isna().sum() == len(TICKERS)  # each ticker's first day only
+    assert daily.realized_volatility.gt(0).all()
+
+
+def test_volume_spikes_and_price_anomalies_match_pandas_and_catch_the_injected_events(built):
+    lakehouse, ticks = built
+    bars = expected_bars(ticks)
+    spikes = lakehouse.table("fct_volume_spikes")
+    anomalies = lakehouse.table("fct_price_anomalies")
+    assert_same_rows(spikes, expected_volume_spikes(bars))
+    assert_same_rows(anomalies, expected_price_anomalies(bars))
+    assert bar_of(VOLUME_SPIKE) in bars_in(spikes)
+    assert bar_of(PRICE_JUMP) in bars_in(anomalies)
+
+
+def test_top_movers_and_moving_averages_follow_the_daily_summary(built):
+    lakehouse, ticks = built
+    daily = expected_daily(ticks)
+    assert_same_rows(lakehouse.table("mart_top_movers"), expected_top_movers(daily))
+    averages = lakehouse.table("mart_moving_averages")
+    columns = ["ticker", "trade_date", "close", "vwap"]
+    assert_same_rows(averages[columns], daily[columns])
+    # three days fill no 5- or 20-day window (dbt unit tests cover full windows)
+    assert averages[["sma_5", "sma_20", "avg_volume_20"]].isna().all().all()
+
+
+def test_docs_generate_succeeds(built):
+    lakehouse, _ = built
+    catalog = lakehouse.state_dir / "target" / "catalog.json"
+    catalog.unlink(missing_ok=True)
+    lakehouse.dbt("docs", "generate")
+    assert "model.stock_lakehouse.fct_bars_1m" in catalog.read_text()
+
+
+def test_partition_run_rebuilds_its_day_and_leaves_the_others_byte_for_byte(
+    services, test_state_dir, unique_name
+):
+    lakehouse = new_lakehouse(services, test_state_dir, unique_name)
+    ticks = make_ticks(seed=11)
+    lakehouse.write_ticks(ticks)
+    lakehouse.dbt("build")
+    before = {name: lakehouse.table(name) for name in PARTITIONED}
+    assert set(before["fct_bars_1m"].trade_date) == set(DAYS)
+
+    day1, day2, day3 = DAYS
+    # New day-2 ticks whose events sit early in the day: only day 1's bars, built by the first
+    # run and outside this run's window, give them the 30 volumes and 60 returns they need.
+    spike, jump = (1, "AAPL", 5), (1, "JPM", 20)
+    new_ticks = make_ticks(seed=99, volume_spike=spike, price_jump=jump)
+    new_day2 = new_ticks[new_ticks.trade_date == day2]
+    lakehouse.write_ticks(new_day2, predicate=f"trade_date = '{day2}'")
+    lakehouse.dbt(
+        "build",
+        "--select",
+        "tag:partitioned",
+        "--vars",
+        f"{{min_date: '{day2}', max_date: '{day3}'}}",
+    )
+    after = {name: lakehouse.table(name) for name in PARTITIONED}
+
+    for name in PARTITIONED:
+        old, new = before[name], after[name]
+        for day in (day1, day3):
+            pd.testing.assert_frame_equal(
+                old[old.trade_date == day].reset_index(drop=True),
+                new[new.trade_date == day].reset_index(drop=True),
+                check_exact=True,
+            )
+    # day 2 now equals a full build over day 1 and the new day 2
+    ticks = pd.concat([ticks[ticks.trade_date == day1], new_day2])
+    bars = expected_bars(ticks)
+    expected = {
+        "fct_bars_1m": bars,
+        "fct_daily_summary": expected_daily(ticks),
+        "fct_volume_spikes": expected_volume_spikes(bars),
+        "fct_price_anomalies": expected_price_anomalies(bars),
+    }
+    for name, rows in expected.items():
+        actual = after[name][after[name].trade_date == day2].reset_index(drop=True)
+        assert_same_rows(actual, rows[rows.trade_date == day2][actual.columns])
+    assert bar_of(spike) in bars_in(after["fct_volume_spikes"])
+    assert bar_of(jump) in bars_in(after["fct_price_anomalies"])
+    shutil.rmtree(lakehouse.state_dir)  # kept on failure, for dbt's logs and the database
