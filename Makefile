@@ -15,7 +15,7 @@ export UV_LINK_MODE := copy
 export DAGSTER_HOME ?= $(CURDIR)
 export DAGSTER_STORAGE_DIR ?= $(CURDIR)/.state/dagster
 
-.PHONY: help setup jars env services-up services-down status demo down test test-unit lint format lock bench clean clean-state check-tools
+.PHONY: help setup manifest jars env services-up services-down status demo down test test-unit lint format lock bench clean clean-state check-tools
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,7 +25,13 @@ check-tools:
 	@command -v java >/dev/null || { echo "error: java not found - install a JDK 17+ (e.g. 'apt-get install openjdk-17-jdk')"; exit 1; }
 	@command -v mvn >/dev/null || { echo "error: mvn not found - install Maven 3.8+ (e.g. 'apt-get install maven')"; exit 1; }
 
-setup: check-tools $(VENV)/.installed env ## create .venv with the pinned Python dependencies
+setup: check-tools $(VENV)/.installed env manifest ## create .venv with the pinned Python dependencies
+
+# dbt's manifest, which the Dagster definitions read: prepared here, never at import time.
+DBT_MANIFEST := dbt_project/target/manifest.json
+manifest: $(DBT_MANIFEST)
+$(DBT_MANIFEST): $(VENV)/.installed $(shell find dbt_project -name '*.sql' -o -name '*.yml' | grep -v '/target/')
+	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

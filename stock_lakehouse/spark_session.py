@@ -8,6 +8,7 @@ Secrets are set on the session by the factory, never put on a command line.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from stock_lakehouse.services.prerequisites import require_jars, require_java
@@ -80,6 +81,12 @@ def spark_submit_command(
 
     submit = Path(_find_spark_home()) / "bin" / "spark-submit"
     command = [str(submit), "--jars", ",".join(str(j) for j in spark_jars(settings))]
-    for key, value in spark_conf(settings, include_secrets=False).items():
+    conf = {
+        **spark_conf(settings, include_secrets=False),
+        # The driver script imports this package: run it with this environment's interpreter,
+        # not whatever `python3` is first on PATH. (Executors run no Python in these jobs.)
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     return [*command, str(script), *(args or [])]

@@ -46,7 +46,7 @@ def delta(settings: Settings, table: str) -> DeltaTable:
 
 def day_rows(settings: Settings, table: str, day: date, columns=None):
     data = delta(settings, table).to_pyarrow_table(
-        filters=[("trade_date", "=", day.isoformat())], columns=columns
+        filters=[("trade_date", "=", day)], columns=columns
     )
     return data
 

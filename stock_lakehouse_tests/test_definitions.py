@@ -65,3 +65,35 @@ def test_dagster_instance_writes_only_under_the_state_folder(tmp_path, monkeypat
         assert Path(instance.compute_log_manager._base_dir) == tmp_path
         assert Path(instance.root_directory) == tmp_path
         assert str(tmp_path) in instance.run_storage._conn_string
+
+
+def test_three_asset_layers_share_the_daily_partitions_and_backfill_in_one_run():
+    graph = load_defs().resolve_asset_graph()
+    layers = {
+        "raw_ticks": "ingest",
+        "compacted_ticks": "batch",
+        "fct_bars_1m": "marts",
+        "fct_daily_summary": "marts",
+    }
+    for name, group in layers.items():
+        node = graph.get(dg.AssetKey(name))
+        assert node.partitions_def == daily_partitions, name
+        assert node.group_name == group, name
+    for name in ("compacted_ticks", "fct_daily_summary"):
+        policy = graph.get(dg.AssetKey(name)).backfill_policy
+        assert policy is not None and policy.max_partitions_per_run is None, name
+    # dbt sources map onto the compaction asset: lineage runs raw -> compacted -> marts.
+    assert dg.AssetKey("compacted_ticks") in graph.get(dg.AssetKey("stg_ticks")).parent_keys
+    # dbt tests arrive as asset checks, next to the compaction's own check.
+    checks = {key.name for key in graph.asset_check_keys}
+    assert "compacted_rows_match_raw_offsets" in checks
+    assert any(name.startswith("unique_combination_fct_bars_1m") for name in checks)
+
+
+def test_dbt_vars_are_the_half_open_partition_window():
+    from datetime import datetime
+
+    from stock_lakehouse.defs.marts.assets import dbt_vars_for
+
+    window = dg.TimeWindow(datetime(2026, 3, 2), datetime(2026, 3, 5))
+    assert dbt_vars_for(window) == {"min_date": "2026-03-02", "max_date": "2026-03-05"}
