@@ -72,15 +72,21 @@ def standalone_master(test_state_dir: Path) -> Iterator[str]:
         for name, args in (
             (
                 "master",
-                ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1"]
-                + ["--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI)],
+                [
+                    "org.apache.spark.deploy.master.Master",
+                    *("--host", "127.0.0.1", "--port", str(MASTER_PORT)),
+                    *("--webui-port", str(MASTER_UI)),
+                ],
             ),
             (
                 "worker",
-                ["org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{MASTER_PORT}"]
-                + ["--host", "127.0.0.1", "--port", str(WORKER_PORT)]
-                + ["--webui-port", str(WORKER_UI), "--cores", "1", "--memory", "1536m"]
-                + ["--work-dir", str(folder / "work")],
+                [
+                    "org.apache.spark.deploy.worker.Worker",
+                    f"spark://127.0.0.1:{MASTER_PORT}",
+                    *("--host", "127.0.0.1", "--port", str(WORKER_PORT)),
+                    *("--webui-port", str(WORKER_UI), "--cores", "1", "--memory", "1536m"),
+                    *("--work-dir", str(folder / "work")),
+                ],
             ),
         ):
             log = (folder / f"{name}.log").open("w")
