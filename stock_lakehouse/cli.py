@@ -235,10 +235,12 @@ def demo_up(history_days: int, rate: float) -> None:
     table.add_row("Kafka", settings.kafka.bootstrap_servers)
     table.add_row("S3 store", f"{settings.s3.endpoint_url}  (bucket {settings.s3.bucket})")
     table.add_row("live simulator", f"{rate:g} ticks/s -> {topic}")
+    table.add_row("marts (DuckDB, read-only)", str(settings.marts.published_db))
     console.print(table)
     console.print(
         "The stream_supervisor sensor starts the ingest_stream run within a minute; raw_ticks "
-        "partitions appear in the Dagster UI as they fill. Stop all: make down",
+        "partitions appear in the Dagster UI as they fill, and batch_automation then compacts "
+        "and models each closed day. Stop all: make down",
         soft_wrap=True,
     )
 
