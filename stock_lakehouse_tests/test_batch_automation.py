@@ -72,6 +72,14 @@ def test_closed_day_is_compacted_and_modelled_and_late_data_redoes_only_that_day
         assert ticks.run().get(COMPACTED_TICKS_KEY) is None
 
 
+def test_closed_day_missing_when_dagster_starts_is_caught_up():
+    with dg.instance_for_test() as instance:
+        ticks = Ticks(instance)
+        ticks.materialized(dg.AssetKey("raw_ticks"), "2026-03-02")  # before the first tick
+        assert ticks.run() == {}
+        assert ticks.run()[COMPACTED_TICKS_KEY] == {"2026-03-02"}
+
+
 def test_open_day_is_left_to_people():
     with dg.instance_for_test() as instance:
         ticks = Ticks(instance)

@@ -11,14 +11,15 @@ AC = dg.AutomationCondition
 
 
 def closed_day_refresh() -> dg.AutomationCondition:
-    """For daily partitions: run a closed day when it becomes due, or when an input changed.
+    """For daily partitions: run a closed day that is missing, or whose input changed.
 
     Unlike `eager()`, which looks at the latest (open) day only, this covers every closed day, so
-    late ticks for last week recompact last week. A failed run is not retried in a loop: the day
-    waits for the next change upstream or a person.
+    late ticks for last week recompact last week, and days that closed while Dagster was down are
+    caught up. A day whose last run failed is not retried in a loop: it waits for the next change
+    upstream or a person.
     """
     closed = ~AC.in_latest_time_window()
-    due = (closed & AC.missing()).newly_true() | AC.any_deps_updated()
+    due = (AC.missing() & ~AC.execution_failed()) | AC.any_deps_updated()
     return (
         closed
         & due.since_last_handled()
