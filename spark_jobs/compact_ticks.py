@@ -28,8 +28,9 @@ from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from stock_lakehouse.defs.ingest.table_stats import DayStats, table_stats
 from stock_lakehouse.s3 import s3_answers
-from stock_lakehouse.settings import Settings, get_settings
+from stock_lakehouse.settings import S3Settings, Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, COMPACTED_TICKS, RAW_TICKS, table_uri
 
@@ -102,36 +103,39 @@ class DayResult:
 
 
 def compact_day(
-    spark: SparkSession, raw_uri: str, compacted_uri: str, day: date, target_file_bytes: int
+    spark: SparkSession, s3: S3Settings, day: date, target_file_bytes: int
 ) -> DayResult:
     """Replace one day of compacted_ticks from raw_ticks; returns what it read and wrote."""
     from delta.tables import DeltaTable
 
     started = time.monotonic()
-    raw_version = DeltaTable.forPath(spark, raw_uri).history(1).first()["version"]
+    raw_uri = table_uri(s3, RAW_TICKS, scheme="s3a")
+    compacted_uri = table_uri(s3, COMPACTED_TICKS, scheme="s3a")
+    raw_version = int(DeltaTable.forPath(spark, raw_uri).history(1).first()["version"])
+    # Rows, files and bytes of the day from the Delta log alone: a day of the live stream has
+    # thousands of files, and asking S3 for each one's size took minutes.
+    logged = table_stats(table_uri(s3, RAW_TICKS), s3, version=raw_version).days.get(
+        day.isoformat(), DayStats(0, 0, 0)
+    )
     raw_day = (
         spark.read.format("delta")
         .option("versionAsOf", raw_version)
         .load(raw_uri)
         .where(F.col("trade_date") == F.lit(day))
     )
-    raw_files = raw_day.inputFiles()
-    raw_bytes = _total_size(spark, raw_files)
-    stats = raw_day.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count_distinct(*[F.col(c) for c in OFFSET_KEY]).alias("offsets"),
-    ).first()
-    files = output_file_count(raw_bytes, target_file_bytes)
+    # Reads only the three offset columns.
+    distinct_offsets = raw_day.select(*OFFSET_KEY).distinct().count()
+    # The stream writes each offset once, so usually there is nothing to drop: skip that shuffle.
+    ticks = raw_day if distinct_offsets == logged.rows else drop_duplicate_offsets(raw_day)
     (
-        sorted_into_files(drop_duplicate_offsets(raw_day), files)
+        sorted_into_files(ticks, output_file_count(logged.bytes, target_file_bytes))
         .write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", f"trade_date = '{day.isoformat()}'")
         .partitionBy("trade_date")
         .save(compacted_uri)
     )
-    compacted = DeltaTable.forPath(spark, compacted_uri)
-    commit = compacted.history(1).first()
+    commit = DeltaTable.forPath(spark, compacted_uri).history(1).first()
     metrics = commit["operationMetrics"] or {}
     # Read back from the committed table rather than trusting the writer's own counters.
     compacted_rows = (
@@ -143,28 +147,17 @@ def compact_day(
     )
     return DayResult(
         trade_date=day.isoformat(),
-        raw_version=int(raw_version),
-        raw_rows=int(stats["rows"]),
-        raw_files=len(raw_files),
-        raw_bytes=raw_bytes,
-        distinct_offsets=int(stats["offsets"]),
+        raw_version=raw_version,
+        raw_rows=logged.rows,
+        raw_files=logged.files,
+        raw_bytes=logged.bytes,
+        distinct_offsets=distinct_offsets,
         compacted_rows=compacted_rows,
         compacted_files=int(metrics.get("numFiles", 0)),
         compacted_bytes=int(metrics.get("numOutputBytes", 0)),
         compacted_version=int(commit["version"]),
         seconds=round(time.monotonic() - started, 2),
     )
-
-
-def _total_size(spark: SparkSession, paths: list[str]) -> int:
-    """Bytes of the given files, from the file system (S3 HEAD requests, no data read)."""
-    if not paths:
-        return 0
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    first = jvm.org.apache.hadoop.fs.Path(paths[0])
-    fs = first.getFileSystem(conf)
-    return sum(fs.getFileStatus(jvm.org.apache.hadoop.fs.Path(p)).getLen() for p in paths)
 
 
 def run(
@@ -185,11 +178,10 @@ def run(
     raw_uri = table_uri(settings.s3, RAW_TICKS, scheme="s3a")
     if not DeltaTable.isDeltaTable(spark, raw_uri):
         raise CannotRun(f"raw_ticks has no Delta table at {raw_uri} - run the stream first")
-    compacted_uri = table_uri(settings.s3, COMPACTED_TICKS, scheme="s3a")
     target = int((target_file_mb or settings.compaction.target_file_mb) * 1024 * 1024)
     results = []
     for day in days_in(start, end):
-        result = compact_day(spark, raw_uri, compacted_uri, day, target)
+        result = compact_day(spark, settings.s3, day, target)
         (on_day or _log_day)(result)
         results.append(result)
     return results

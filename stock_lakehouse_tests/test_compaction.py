@@ -57,15 +57,15 @@ def day_files(settings: Settings, table: str, day: date) -> list[str]:
 
 @pytest.fixture(scope="module")
 def seeded(spark, services: Settings, request) -> Settings:
-    """Two days of raw_ticks in 8 micro-batches each, plus a replay that duplicates 2 batches."""
+    """Two days of raw_ticks in 5 micro-batches each, plus a replay that duplicates 2 batches."""
     settings = prefixed(services, f"compaction-{os.getpid()}-{id(request)}")
     seeder = RawSeeder(spark, settings.s3)
     for day, seed in ((DAY_1, 1), (DAY_2, 2)):
         ticks = tick_payloads(day, 1600, seed)
-        for batch in range(8):
-            offsets = seeder.write(ticks[batch * 200 : (batch + 1) * 200])
-            if batch in (3, 6):  # a replay from a fresh checkpoint writes these offsets again
-                seeder.write(ticks[batch * 200 : (batch + 1) * 200], app="replay", offsets=offsets)
+        for batch in range(5):
+            offsets = seeder.write(ticks[batch * 320 : (batch + 1) * 320])
+            if batch in (1, 3):  # a replay from a fresh checkpoint writes these offsets again
+                seeder.write(ticks[batch * 320 : (batch + 1) * 320], app="replay", offsets=offsets)
     return settings
 
 
@@ -76,8 +76,8 @@ def test_compaction_makes_few_sorted_files_with_one_row_per_offset(spark, seeded
     for result, day in zip(results, (DAY_1, DAY_2), strict=True):
         raw = day_rows(seeded, RAW_TICKS, day, TICK_COLUMNS)
         compacted = day_rows(seeded, COMPACTED_TICKS, day)
-        assert raw.num_rows == 2000  # 1600 ticks + 400 replayed duplicates
-        assert len(day_files(seeded, RAW_TICKS, day)) >= 10
+        assert raw.num_rows == 2240  # 1600 ticks + 640 replayed duplicates
+        assert len(day_files(seeded, RAW_TICKS, day)) >= 7
         assert len(day_files(seeded, COMPACTED_TICKS, day)) == 1
         # The row set is raw's, each Kafka offset once.
         raw_set = set(zip(*[raw[c].to_pylist() for c in TICK_COLUMNS], strict=True))
@@ -89,9 +89,9 @@ def test_compaction_makes_few_sorted_files_with_one_row_per_offset(spark, seeded
             zip(compacted["ticker"].to_pylist(), compacted["event_time"].to_pylist(), strict=True)
         )
         assert order == sorted(order)
-        assert (result.raw_rows, result.distinct_offsets) == (2000, 1600)
+        assert (result.raw_rows, result.distinct_offsets) == (2240, 1600)
         assert result.compacted_rows == 1600 and result.check_passed
-        assert result.compacted_files == 1 and result.raw_files >= 10
+        assert result.compacted_files == 1 and result.raw_files >= 7
 
 
 @pytest.mark.integration

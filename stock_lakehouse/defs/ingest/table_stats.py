@@ -33,10 +33,13 @@ class TableStats:
     days: dict[str, DayStats]
 
 
-def table_stats(uri: str, s3: S3Settings, time_column: str | None = None) -> TableStats:
-    """Stats per `trade_date` partition of the Delta table at `uri` (s3://...)."""
+def table_stats(
+    uri: str, s3: S3Settings, time_column: str | None = None, version: int | None = None
+) -> TableStats:
+    """Stats per `trade_date` partition of the Delta table at `uri` (s3://...), at `version`
+    (default: the latest)."""
     try:
-        table = DeltaTable(uri, storage_options=deltalake_storage_options(s3))
+        table = DeltaTable(uri, version=version, storage_options=deltalake_storage_options(s3))
     except TableNotFoundError:
         return TableStats(version=-1, days={})
     actions = pa.table(table.get_add_actions(flatten=True)).to_pydict()
