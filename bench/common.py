@@ -225,6 +225,37 @@ class OthersWatch:
         }
 
 
+class GroupCpu:
+    """CPU seconds used by one process group (a job's Python driver and its JVM), sampled every
+    second so a process that exits early still counts."""
+
+    def __init__(self, pgid: int, every: float = 1.0) -> None:
+        self.pgid = pgid
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2]) == self.pgid:
+                    self._seen[int(proc.name)] = _cpu_seconds(proc)
+            except (OSError, ValueError, IndexError):
+                continue
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self._sample()
+
+    def result(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return round(sum(self._seen.values()), 2)
+
+
 def wait_for_quiet(timeout: float, window: float = 5.0) -> bool:
     """Wait until others use under 10% of the machine over `window` s (at most `timeout` s)."""
     deadline = time.monotonic() + timeout

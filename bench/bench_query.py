@@ -1,0 +1,187 @@
+"""The small-file penalty: a dashboard query on raw_ticks (micro-batch files) vs compacted_ticks.
+
+    python -m bench.bench_query [--ticks 5000000] [--batches 50] [--repeat 5]
+    python -m bench.bench_query --prefix bench/compaction-1a2b3c4d   (reuse bench_compaction's day)
+
+One day is written to raw_ticks as the stream leaves it (bench/batch_data.py) and compacted once
+by `spark_jobs/compact_ticks.py` (as bench_compaction runs it; with --prefix an earlier run's day
+and compacted table are reused, compacting only if it is missing). Then DuckDB answers the daily
+summary every ticker gets on a dashboard (open/high/low/close via arg_min/arg_max on event_time,
+volume, VWAP = sum(price * volume) / sum(volume), tick count) with `delta_scan` on each table,
+--repeat times, alternating, each on a fresh connection (a dashboard session's first query; no
+file blocks cached by an earlier one). Reported: median seconds and raw / compacted.
+
+The same SQL on both tables; on raw_ticks it counts the ~1% replayed ticks twice (volume, VWAP and
+count differ a little, open/high/low/close do not). "raw, deduplicated" is what a correct
+query on raw_ticks costs: the compaction job's dedupe (first ingested copy per Kafka offset) in SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from datetime import date
+from typing import Any
+
+from bench.batch_data import DEFAULT_DAY, build_raw_day, mib
+from bench.bench_compaction import run_compaction_job
+from bench.common import (
+    OthersWatch,
+    bench_services,
+    median,
+    print_table,
+    run_dir,
+    unique,
+    wait_for_quiet,
+    write_result,
+)
+from spark_jobs.compact_ticks import OFFSET_KEY
+from stock_lakehouse import duckdb_conn
+from stock_lakehouse.defs.ingest.table_stats import DayStats, table_stats
+from stock_lakehouse.settings import S3Settings
+from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
+
+TABLES = {"raw": RAW_TICKS, "compacted": COMPACTED_TICKS, "raw, deduplicated": RAW_TICKS}
+
+
+def summary_sql(uri: str, day: date, *, dedupe: bool = False) -> str:
+    """Daily OHLCV + VWAP per ticker for `day`, the query behind a dashboard's summary table."""
+    ticks = f"SELECT * FROM delta_scan('{uri}') WHERE trade_date = DATE '{day.isoformat()}'"
+    if dedupe:
+        ticks += (
+            f" QUALIFY row_number() OVER (PARTITION BY {', '.join(OFFSET_KEY)}"
+            " ORDER BY ingested_at, tick_id) = 1"
+        )
+    return f"""
+        SELECT ticker,
+               arg_min(price, event_time) AS open,
+               max(price) AS high,
+               min(price) AS low,
+               arg_max(price, event_time) AS close,
+               sum(volume) AS volume,
+               sum(price * volume) / sum(volume) AS vwap,
+               count(*) AS ticks
+        FROM ({ticks})
+        GROUP BY ticker
+        ORDER BY ticker
+    """
+
+
+def run_query(s3: S3Settings, name: str, day: date) -> dict[str, Any]:
+    con = duckdb_conn.connect(s3=s3)
+    try:
+        sql = summary_sql(table_uri(s3, TABLES[name]), day, dedupe=name == "raw, deduplicated")
+        watch = OthersWatch()
+        started, cpu_started = time.monotonic(), time.process_time()
+        rows = con.execute(sql).fetchall()
+        seconds = time.monotonic() - started
+        cpu_s = time.process_time() - cpu_started
+        return {"seconds": seconds, "cpu_s": cpu_s, "rows": rows, "others": watch.result()}
+    finally:
+        con.close()
+
+
+def day_files(s3: S3Settings, table: str, day: date) -> DayStats:
+    """Rows, files and bytes of `day` in the table's current version, from its Delta log."""
+    stats = table_stats(table_uri(s3, table), s3).days
+    return stats.get(day.isoformat(), DayStats(0, 0, 0))
+
+
+def check_answers(answers: dict[str, list[tuple]]) -> None:
+    """Same tickers and OHLC everywhere; once raw is deduplicated, the same volume, count and
+    VWAP (to rounding: the sums run in another order)."""
+    compacted, raw, deduped = answers["compacted"], answers["raw"], answers["raw, deduplicated"]
+    same_ohlc = [r[:5] for r in raw] == [r[:5] for r in compacted] == [r[:5] for r in deduped]
+    same_rest = all(
+        d[5] == c[5] and d[7] == c[7] and math.isclose(d[6], c[6], rel_tol=1e-12)
+        for d, c in zip(deduped, compacted, strict=True)
+    )
+    if not (same_ohlc and same_rest and len(raw) == len(compacted)):
+        raise RuntimeError("the daily summary differs between raw_ticks and compacted_ticks")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=5_000_000, help="distinct ticks in the day")
+    parser.add_argument("--batches", type=int, default=50, help="micro-batch appends to raw_ticks")
+    parser.add_argument("--day", type=date.fromisoformat, default=DEFAULT_DAY)
+    parser.add_argument("--prefix", help="reuse an earlier run's day (keeps .state/bench)")
+    parser.add_argument("--repeat", type=int, default=5, help="queries per table")
+    parser.add_argument(
+        "--quiet-timeout", type=float, default=600, help="wait this long for others to calm down"
+    )
+    args = parser.parse_args(argv)
+
+    names = tuple(TABLES)
+    measured: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    with bench_services(fresh=args.prefix is None) as settings:
+        prefix = args.prefix or f"bench/{unique('query')}"
+        folder = run_dir(prefix.rsplit("/", 1)[1])
+        s3 = settings.s3.model_copy(update={"prefix": prefix})
+        if args.prefix is None:
+            raw = build_raw_day(
+                prefix, folder, day=args.day, ticks=args.ticks, batches=args.batches
+            )
+            print(f"raw_ticks {raw.day}: {raw.rows:,} rows in {raw.files} files, {mib(raw.bytes)}")
+        compaction = None
+        if not day_files(s3, COMPACTED_TICKS, args.day).files:
+            compaction = run_compaction_job(prefix, args.day, folder)
+            print(
+                f"compacted {compaction['files_in']} -> {compaction['files_out']} files in "
+                f"{compaction['seconds']:.1f} s ({compaction['wall_s']:.1f} s wall)"
+            )
+        files = {t: day_files(s3, TABLES[t], args.day) for t in ("raw", "compacted")}
+        answers: dict[str, list[tuple]] = {}
+        for n in range(args.repeat):
+            order = names if n % 2 == 0 else tuple(reversed(names))
+            for name in order:
+                wait_for_quiet(args.quiet_timeout)
+                result = run_query(s3, name, args.day)
+                answers[name] = result.pop("rows")
+                measured[name].append(result)
+        check_answers(answers)
+
+    medians = {name: median([m["seconds"] for m in measured[name]]) for name in names}
+    ratio = medians["raw"] / medians["compacted"]
+    disturbed = {name: sum(m["others"]["disturbed"] for m in measured[name]) for name in names}
+    print_table(
+        f"daily summary of {len(answers['compacted'])} tickers, DuckDB delta_scan, "
+        f"{args.repeat} queries each (fresh connection)",
+        ["table", "files", "bytes", "median s", "min-max s", "cores", "disturbed"],
+        [
+            (
+                name,
+                files["compacted" if name == "compacted" else "raw"].files,
+                mib(files["compacted" if name == "compacted" else "raw"].bytes),
+                f"{medians[name]:.3f}",
+                f"{min(m['seconds'] for m in measured[name]):.3f}-"
+                f"{max(m['seconds'] for m in measured[name]):.3f}",
+                f"{median([m['cpu_s'] / m['seconds'] for m in measured[name]]):.2f}",
+                f"{disturbed[name]} of {args.repeat}",
+            )
+            for name in names
+        ],
+    )
+    print(f"small-file penalty raw / compacted: {ratio:.2f}x")
+    write_result(
+        "query",
+        {
+            "command": " ".join(["python -m bench.bench_query", *(argv or sys.argv[1:])]),
+            "prefix": prefix,
+            "day": args.day.isoformat(),
+            "files": {t: stats.__dict__ for t, stats in files.items()},
+            "compaction": compaction,
+            "queries": measured,
+            "median_s": medians,
+            "ratio_raw_over_compacted": ratio,
+            "ratio_deduplicated_raw_over_compacted": medians["raw, deduplicated"]
+            / medians["compacted"],
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
