@@ -255,8 +255,8 @@ def build_day(settings: Settings, args: argparse.Namespace) -> tuple[RawDay, S3S
         seed=args.seed,
     )
     print(
-        f"raw_ticks {raw.day}: {raw.rows:,} rows ({raw.ticks:,} offsets) in {raw.files:,} files, "
-        f"{mib(raw.bytes)}, {raw.appends} appends in {raw.seconds:.0f} s "
+        f"{prefix}: raw_ticks {raw.day}: {raw.rows:,} rows ({raw.ticks:,} offsets) in "
+        f"{raw.files:,} files, {mib(raw.bytes)}, {raw.appends} appends in {raw.seconds:.0f} s "
         f"({time.monotonic() - started:.0f} s with the JVM)"
     )
     return raw, settings.s3.model_copy(update={"prefix": prefix})

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"raw_ticks {raw.day}: {raw.rows:,} rows in {raw.files} files, {mib(raw.bytes)}")
         compaction = None
         if not day_files(s3, COMPACTED_TICKS, args.day).files:
+            wait_for_quiet(args.quiet_timeout)  # not the measurement, but its time is reported
             compaction = run_compaction_job(prefix, args.day, folder)
             print(
                 f"compacted {compaction['files_in']} -> {compaction['files_out']} files in "

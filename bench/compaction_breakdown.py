@@ -130,6 +130,13 @@ def covered_ms(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
+def action_label(description: str) -> str:
+    """`count at NativeMethodAccessorImpl.java:0` -> `count`; a Python call site keeps its line:
+    `first at /work/main/spark_jobs/compact_ticks.py:114` -> `first (compact_ticks.py:114)`."""
+    action, _, site = description.partition(" at ")
+    return f"{action} ({Path(site).name})" if site.split(":")[0].endswith(".py") else action
+
+
 def breakdown(log: Path, event_log: Path) -> dict[str, Any]:
     """The day's time per DataFrame action (root SQL execution), and what ran outside them."""
     day_start, day_end = day_window(log)
@@ -148,7 +155,7 @@ def breakdown(log: Path, event_log: Path) -> dict[str, Any]:
         ]
         steps.append(
             {
-                "step": f"{number + 1}. {root['description'][:70]}",
+                "step": f"{number + 1}. {action_label(root['description'])}",
                 "at_s": (root["start"] - day_start) / 1000,
                 "wall_s": (root["end"] - root["start"]) / 1000,
                 "in_jobs_s": covered_ms([(j["start"], j["end"]) for j in mine]) / 1000,
