@@ -39,7 +39,7 @@ from bench.common import (
 )
 from spark_jobs.compact_ticks import OFFSET_KEY
 from stock_lakehouse import duckdb_conn
-from stock_lakehouse.defs.ingest.table_stats import DayStats, table_stats
+from stock_lakehouse.delta_stats import DayStats, table_stats
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 

@@ -28,7 +28,7 @@ from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from stock_lakehouse.defs.ingest.table_stats import DayStats, table_stats
+from stock_lakehouse.delta_stats import DayStats, table_stats
 from stock_lakehouse.s3 import s3_answers
 from stock_lakehouse.settings import S3Settings, Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session

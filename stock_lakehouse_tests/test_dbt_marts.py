@@ -141,29 +141,12 @@ def bars_in(mart: pd.DataFrame) -> set[tuple[str, pd.Timestamp]]:
 # --- the marts, computed independently from the ticks ------------------------------------------
 
 
-def expected_bars(ticks: pd.DataFrame) -> pd.DataFrame:
-    t = ticks.sort_values(["event_time", "seq", "tick_id"]).assign(
-        bar_start=lambda d: d.event_time.dt.floor("min").dt.tz_localize(None),
-        turnover=lambda d: d.price * d.volume,
-    )
-    bars = t.groupby(["ticker", "trade_date", "bar_start"], as_index=False).agg(
-        open=("price", "first"),
-        high=("price", "max"),
-        low=("price", "min"),
-        close=("price", "last"),
-        volume=("volume", "sum"),
-        turnover=("turnover", "sum"),
-        trade_count=("price", "size"),
-    )
-    bars["vwap"] = (bars.turnover / bars.volume).where(bars.volume > 0)
-    return bars.drop(columns="turnover")
-
-
-def expected_daily(ticks: pd.DataFrame) -> pd.DataFrame:
+def ohlcv(ticks: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Open/high/low/close, volume, VWAP and trade count per group, in tick order."""
     t = ticks.sort_values(["event_time", "seq", "tick_id"]).assign(
         turnover=lambda d: d.price * d.volume
     )
-    daily = t.groupby(["ticker", "trade_date"], as_index=False).agg(
+    grouped = t.groupby(keys, as_index=False).agg(
         open=("price", "first"),
         high=("price", "max"),
         low=("price", "min"),
@@ -172,7 +155,17 @@ def expected_daily(ticks: pd.DataFrame) -> pd.DataFrame:
         turnover=("turnover", "sum"),
         trade_count=("price", "size"),
     )
-    daily["vwap"] = (daily.turnover / daily.volume).where(daily.volume > 0)
+    grouped["vwap"] = (grouped.turnover / grouped.volume).where(grouped.volume > 0)
+    return grouped.drop(columns="turnover")
+
+
+def expected_bars(ticks: pd.DataFrame) -> pd.DataFrame:
+    minutes = ticks.assign(bar_start=ticks.event_time.dt.floor("min").dt.tz_localize(None))
+    return ohlcv(minutes, ["ticker", "trade_date", "bar_start"])
+
+
+def expected_daily(ticks: pd.DataFrame) -> pd.DataFrame:
+    daily = ohlcv(ticks, ["ticker", "trade_date"])
     daily["prev_close"] = daily.groupby("ticker").close.shift()
     daily["day_return"] = daily.close / daily.prev_close - 1
     daily["intraday_return"] = daily.close / daily.open - 1
@@ -182,7 +175,7 @@ def expected_daily(ticks: pd.DataFrame) -> pd.DataFrame:
     daily["realized_volatility"] = [
         volatility[(r.ticker, r.trade_date)] for r in daily.itertuples()
     ]
-    return daily.drop(columns="turnover")
+    return daily
 
 
 def expected_volume_spikes(bars: pd.DataFrame) -> pd.DataFrame:

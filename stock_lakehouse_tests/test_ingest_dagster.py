@@ -18,7 +18,7 @@ from stock_lakehouse.defs.ingest.sensors import (
     restart_delay,
     stream_supervisor,
 )
-from stock_lakehouse.defs.ingest.table_stats import DayStats, TableStats
+from stock_lakehouse.delta_stats import DayStats, TableStats
 from stock_lakehouse.settings import StreamSettings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import DEFAULT_TICKERS

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
-from stock_lakehouse.defs.ingest.table_stats import table_stats
+from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.settings import get_settings
 from stock_lakehouse.tables import RAW_TICKS, table_uri
 

@@ -7,7 +7,7 @@ import dagster as dg
 
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG, ingest_stream
-from stock_lakehouse.defs.ingest.table_stats import DayStats, TableStats, table_stats
+from stock_lakehouse.delta_stats import DayStats, TableStats, table_stats
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import StreamSettings, get_settings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri

@@ -1,14 +1,4 @@
 {#- One-minute OHLCV bars per ticker: the base of every other mart. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ delete_partition_window() }}",
-        tags=['partitioned'],
-    )
-}}
-
 select
     ticker,
     trade_date,

@@ -4,16 +4,6 @@
     (read from fct_bars_1m as built by earlier runs); a bar with fewer trailing bars than that, as
     on a ticker's first day, is not scored.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ delete_partition_window() }}",
-        tags=['partitioned'],
-    )
-}}
-
 {%- set lookback_bars = var('volume_spike_lookback_bars') %}
 
 with bars as (

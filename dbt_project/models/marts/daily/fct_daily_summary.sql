@@ -1,14 +1,4 @@
 {#- Daily OHLCV, returns and realized volatility per ticker, from the one-minute bars. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ delete_partition_window() }}",
-        tags=['partitioned'],
-    )
-}}
-
 with bars as (
     select *
     from {{ ref('fct_bars_1m') }}

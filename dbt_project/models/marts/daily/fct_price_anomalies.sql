@@ -6,16 +6,6 @@
     never flagged (the first bar of a day has no return); the trailing returns may be the previous
     trading day's. A bar with fewer trailing returns than that is not scored.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ delete_partition_window() }}",
-        tags=['partitioned'],
-    )
-}}
-
 {%- set lookback_bars = var('price_anomaly_lookback_bars') %}
 
 with bars as (
