@@ -190,6 +190,33 @@ def simulate(
         )
 
 
+@cli.command()
+@click.option("--port", type=int, help="[default: DASHBOARD_PORT]")
+def dashboard(port: int | None) -> None:
+    """Serve the Streamlit dashboard on 127.0.0.1 in the foreground (Ctrl-C stops it)."""
+    import subprocess
+
+    from stock_lakehouse.services.platform import dashboard_command
+    from stock_lakehouse.services.process import port_is_free
+
+    settings = get_settings()
+    if port is not None:
+        settings = settings.model_copy(
+            update={"dashboard": settings.dashboard.model_copy(update={"port": port})}
+        )
+    where = f"{settings.dashboard.host}:{settings.dashboard.port}"
+    if not port_is_free(settings.dashboard.port, settings.dashboard.host):
+        raise UserFacingError(
+            f"port {where} is already in use - is the dashboard already running (make demo)? "
+            "Stop that program or pass --port"
+        )
+    console.print(f"dashboard: http://{where}  (Ctrl-C stops it)", highlight=False)
+    try:
+        sys.exit(subprocess.call(dashboard_command(settings)))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
 @cli.group()
 def demo() -> None:
     """The whole platform on this machine: services, simulator, Dagster and the stream."""
@@ -200,7 +227,11 @@ def demo() -> None:
 @click.option("--rate", default=20.0, show_default=True, help="Live ticks per second.")
 def demo_up(history_days: int, rate: float) -> None:
     """Start everything (idempotent) and print where to look."""
-    from stock_lakehouse.services.platform import DagsterService, SimulatorService
+    from stock_lakehouse.services.platform import (
+        DagsterService,
+        DashboardService,
+        SimulatorService,
+    )
     from stock_lakehouse.simulator import SimulationOptions, run_simulation
     from stock_lakehouse.simulator.producer import ensure_topic
 
@@ -223,15 +254,17 @@ def demo_up(history_days: int, rate: float) -> None:
             ),
         )
         console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
-    apps = [SimulatorService(settings, rate=rate), DagsterService(settings)]
-    with console.status("starting the live simulator and Dagster") as spinner:
+    dagster, dashboard = DagsterService(settings), DashboardService(settings)
+    apps = [SimulatorService(settings, rate=rate), dagster, dashboard]
+    with console.status("starting the live simulator, Dagster and the dashboard") as spinner:
         for app in apps:
             spinner.update(f"starting {app.name}")
             app.start()
     table = Table(title="stock-lakehouse demo")
     for column in ("what", "where"):
         table.add_column(column, no_wrap=True)
-    table.add_row("Dagster UI", apps[1].address)
+    table.add_row("Dagster UI", dagster.address)
+    table.add_row("dashboard", dashboard.address)
     table.add_row("Kafka", settings.kafka.bootstrap_servers)
     table.add_row("S3 store", f"{settings.s3.endpoint_url}  (bucket {settings.s3.bucket})")
     table.add_row("live simulator", f"{rate:g} ticks/s -> {topic}")
@@ -248,11 +281,16 @@ def demo_up(history_days: int, rate: float) -> None:
 @demo.command("down")
 def demo_down() -> None:
     """Stop the stream run, Dagster, the simulator and the services (data stays)."""
-    from stock_lakehouse.services.platform import DagsterService, SimulatorService
+    from stock_lakehouse.services.platform import (
+        DagsterService,
+        DashboardService,
+        SimulatorService,
+    )
 
     settings = get_settings()
     with console.status("stopping") as spinner:
-        for app in (DagsterService(settings), SimulatorService(settings)):
+        apps = (DashboardService(settings), DagsterService(settings), SimulatorService(settings))
+        for app in apps:
             spinner.update(f"stopping {app.name}")
             app.stop()
         LocalServices(settings).down(on_stop=lambda s: spinner.update(f"stopping {s.name}"))

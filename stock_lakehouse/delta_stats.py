@@ -8,7 +8,7 @@ that day in milliseconds, however large the table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -25,6 +25,8 @@ class DayStats:
     bytes: int
     min_event_time: datetime | None = None
     max_event_time: datetime | None = None
+    # When the newest live file of the day was written: the day's last stream commit or compaction.
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ def table_stats(
     actions = pa.table(table.get_add_actions(flatten=True)).to_pydict()
     days: dict[str, DayStats] = {}
     partitions = actions.get("partition.trade_date", [])
+    modified = actions.get("modification_time", [None] * len(partitions))
     for i, day in enumerate(partitions):
         key = day.isoformat() if isinstance(day, date) else str(day)
         before = days.get(key, DayStats(0, 0, 0))
@@ -60,8 +63,16 @@ def table_stats(
             bytes=before.bytes + int(actions["size_bytes"][i]),
             min_event_time=_earliest(before.min_event_time, low),
             max_event_time=_latest(before.max_event_time, high),
+            last_modified=_latest(before.last_modified, _as_datetime(modified[i])),
         )
     return TableStats(version=table.version(), days=days)
+
+
+def _as_datetime(value: datetime | int | None) -> datetime | None:
+    """deltalake gives modification times as timestamps or as epoch milliseconds."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromtimestamp(value / 1000, UTC)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -157,6 +157,23 @@ class MartsSettings(BaseSettings):
         return {"MARTS_BUILD_DB": str(self.build_db)}
 
 
+class DashboardSettings(BaseSettings):
+    """The Streamlit dashboard (`stock-lakehouse dashboard`): where it listens, how fresh it is."""
+
+    model_config = _config("DASHBOARD_")
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    # Marts change when a daily run publishes them (minutes apart): 30 s keeps page switches instant
+    # and a newly published day visible half a minute later at most.
+    cache_seconds: float = 30.0
+    # The Live page re-reads raw_ticks this often without reloading the page; the stream commits a
+    # micro-batch every STREAM_TRIGGER_SECONDS, so polling faster shows nothing new.
+    live_refresh_seconds: float = 5.0
+    # Ground truth of injected events (simulator); default <state dir>/simulator/labels.jsonl.
+    labels_file: Path | None = None
+
+
 class LocalServicesSettings(BaseSettings):
     """Folders and internal ports of the servers `stock-lakehouse services up` runs on 127.0.0.1.
 
@@ -191,6 +208,7 @@ class Settings(BaseModel):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     compaction: CompactionSettings = Field(default_factory=CompactionSettings)
     marts: MartsSettings = Field(default_factory=MartsSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
 
 

@@ -108,3 +108,11 @@ def unique_name() -> str:
 def test_state_dir() -> Path:
     TEST_STATE_DIR.mkdir(parents=True, exist_ok=True)
     return TEST_STATE_DIR
+
+
+@pytest.fixture(scope="session")
+def dashboard_lake(services: Settings, test_state_dir: Path):
+    """Marts, raw_ticks, quarantine and labels for the dashboard tests (AppTest and browser)."""
+    from stock_lakehouse_tests.dashboard_seed import build_dashboard_lake
+
+    return build_dashboard_lake(services, test_state_dir, f"dash{uuid.uuid4().hex[:8]}")

@@ -101,6 +101,68 @@ class DagsterService:
         return _http_ok(f"{self.address}/server_info")
 
 
+DASHBOARD_APP = PROJECT_ROOT / "stock_lakehouse" / "dashboard" / "app.py"
+
+
+def dashboard_command(settings: Settings) -> list[str]:
+    """`streamlit run` of the dashboard on DASHBOARD_HOST:PORT, headless and without telemetry."""
+    dashboard = settings.dashboard
+    return [
+        str(BIN / "streamlit"),
+        "run",
+        str(DASHBOARD_APP),
+        "--server.address",
+        dashboard.host,
+        "--server.port",
+        str(dashboard.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        # The app is the package: no need to watch its files for edits outside development.
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
+class DashboardService:
+    """The Streamlit dashboard as a background process (for `make demo`)."""
+
+    name = "dashboard"
+
+    def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.process = ManagedProcess(
+            name="dashboard",
+            command=dashboard_command(settings),
+            run_dir=settings.local.state_dir / "dashboard",
+            ports=[settings.dashboard.port],
+            healthy=lambda: _http_ok(f"{self.address}/_stcore/health"),
+            env=extra_env or {},
+            cwd=PROJECT_ROOT,
+        )
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.settings.dashboard.host}:{self.settings.dashboard.port}"
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.process]
+
+    def start(self) -> None:
+        self.process.start()
+
+    def stop(self) -> bool:
+        return self.process.stop()
+
+    def healthy(self) -> bool:
+        return self.process.is_running() and self.reachable()
+
+    def reachable(self) -> bool:
+        return _http_ok(f"{self.address}/_stcore/health")
+
+
 class SimulatorService:
     """The simulator in --live mode, producing ticks stamped now until stopped."""
 

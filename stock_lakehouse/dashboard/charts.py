@@ -1,0 +1,135 @@
+"""Plotly figures of the dashboard: pure functions of data frames, so tests can inspect them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+UP, DOWN = "#26a69a", "#ef5350"
+
+
+def price_chart(
+    bars: pd.DataFrame,
+    title: str,
+    *,
+    intraday: bool,
+    spikes: pd.DataFrame | None = None,
+    anomalies: pd.DataFrame | None = None,
+) -> go.Figure:
+    """Candlesticks with VWAP and moving averages over volume bars; flags marked on the price.
+
+    `bars`: bar_start, open, high, low, close, volume, vwap, sma_5, sma_20 of one ticker.
+    """
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.03
+    )
+    x = bars.bar_start
+    figure.add_trace(
+        go.Candlestick(
+            x=x,
+            open=bars.open,
+            high=bars.high,
+            low=bars.low,
+            close=bars.close,
+            name="price",
+            increasing_line_color=UP,
+            decreasing_line_color=DOWN,
+        ),
+        row=1,
+        col=1,
+    )
+    for column, label, style in (
+        ("vwap", "VWAP", {"color": "#7e57c2", "dash": "dot"}),
+        ("sma_5", "SMA 5", {"color": "#ffa726"}),
+        ("sma_20", "SMA 20", {"color": "#42a5f5"}),
+    ):
+        if column in bars and bars[column].notna().any():
+            figure.add_trace(
+                go.Scatter(x=x, y=bars[column], name=label, mode="lines", line=style),
+                row=1,
+                col=1,
+            )
+    colours = [UP if c >= o else DOWN for o, c in zip(bars.open, bars.close, strict=True)]
+    figure.add_trace(
+        go.Bar(x=x, y=bars.volume, name="volume", marker_color=colours, showlegend=False),
+        row=2,
+        col=1,
+    )
+    if spikes is not None and not spikes.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=spikes.bar_start,
+                y=spikes.volume,
+                name="volume spike",
+                mode="markers",
+                marker={"symbol": "triangle-up", "size": 11, "color": "#ff7043"},
+            ),
+            row=2,
+            col=1,
+        )
+    if anomalies is not None and not anomalies.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=anomalies.bar_start,
+                y=anomalies.close,
+                name="price anomaly",
+                mode="markers",
+                marker={"symbol": "x", "size": 12, "color": "#d81b60", "line": {"width": 2}},
+                customdata=anomalies.z_score,
+                hovertemplate="z = %{customdata:.1f}<extra>price anomaly</extra>",
+            ),
+            row=1,
+            col=1,
+        )
+    figure.update_layout(
+        title=title,
+        height=520,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis_rangeslider_visible=False,
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
+    figure.update_xaxes(rangebreaks=_closed_hours(pd.to_datetime(x), intraday))
+    figure.update_yaxes(title_text="price", row=1, col=1)
+    figure.update_yaxes(title_text="volume", row=2, col=1)
+    return figure
+
+
+def tick_rate_chart(per_ticker: pd.DataFrame) -> go.Figure:
+    """Ticks in the last minute per ticker: who is trading right now."""
+    figure = go.Figure(
+        go.Bar(x=per_ticker.ticker, y=per_ticker.ticks_last_minute, marker_color="#42a5f5")
+    )
+    figure.update_layout(
+        height=280,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title="ticks in the last minute",
+        yaxis_title="ticks",
+    )
+    return figure
+
+
+def quarantine_chart(by_reason: pd.DataFrame) -> go.Figure:
+    """Quarantined messages per day, stacked by reason."""
+    figure = go.Figure()
+    for reason, rows in by_reason.groupby("reason"):
+        figure.add_trace(go.Bar(x=rows.trade_date, y=rows.messages, name=str(reason)))
+    figure.update_layout(
+        barmode="stack",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title="quarantined messages per day and reason",
+    )
+    return figure
+
+
+def _closed_hours(times: pd.Series, intraday: bool) -> list[dict]:
+    """Hide nights and weekends (13:30-20:00 UTC sessions) instead of drawing empty gaps, unless
+    the bars fall there: the live simulator trades around the clock."""
+    breaks = []
+    if not times.dt.dayofweek.ge(5).any():
+        breaks.append({"bounds": ["sat", "mon"]})
+    hours = times.dt.hour + times.dt.minute / 60
+    if intraday and hours.between(13.5, 20, inclusive="left").all():
+        breaks.append({"bounds": [20, 13.5], "pattern": "hour"})
+    return breaks
