@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 
 from stock_lakehouse.marts.publish import publish
 from stock_lakehouse.s3 import deltalake_storage_options
-from stock_lakehouse.settings import Settings
+from stock_lakehouse.settings import S3Settings, Settings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse_tests.marts_seed import (
     PRICE_JUMP,
@@ -50,8 +50,7 @@ class DashboardLake:
     published_db: Path
     labels_file: Path
     compacted: pd.DataFrame  # the seeded ticks behind the marts
-    raw_today: pd.DataFrame  # what the Live page must show
-    now: datetime  # when raw_today was generated
+    s3: S3Settings  # the test bucket, under `prefix`
 
     def env(self) -> dict[str, str]:
         """Settings that point the dashboard at this lake and nothing else."""
@@ -72,13 +71,7 @@ def build_dashboard_lake(settings: Settings, root: Path, prefix: str) -> Dashboa
 
     s3 = settings.s3.model_copy(update={"prefix": prefix})
     now = datetime.now(UTC)
-    raw_today = todays_ticks(now)
-    write_deltalake(
-        table_uri(s3, RAW_TICKS),
-        pa.Table.from_pandas(raw_today, schema=TICKS_SCHEMA, preserve_index=False),
-        partition_by=["trade_date"],
-        storage_options=deltalake_storage_options(s3),
-    )
+    append_raw_ticks(s3, todays_ticks(now))
     rejected = [
         {
             "reason": reason,
@@ -98,12 +91,29 @@ def build_dashboard_lake(settings: Settings, root: Path, prefix: str) -> Dashboa
     )
     labels = lakehouse.state_dir / "labels.jsonl"
     write_labels(labels)
-    return DashboardLake(prefix, published, labels, compacted, raw_today, now)
+    return DashboardLake(prefix, published, labels, compacted, s3)
 
 
-def todays_ticks(now: datetime, count: int = 300) -> pd.DataFrame:
+def append_raw_ticks(s3: S3Settings, ticks: pd.DataFrame) -> None:
+    """One more commit to raw_ticks, as a stream micro-batch would add."""
+    write_deltalake(
+        table_uri(s3, RAW_TICKS),
+        pa.Table.from_pandas(ticks, schema=TICKS_SCHEMA, preserve_index=False),
+        mode="append",
+        partition_by=["trade_date"],
+        storage_options=deltalake_storage_options(s3),
+    )
+
+
+def read_raw_ticks(s3: S3Settings, day: date) -> pd.DataFrame:
+    """raw_ticks of one day through deltalake: the reference the dashboard's DuckDB reads meet."""
+    table = DeltaTable(table_uri(s3, RAW_TICKS), storage_options=deltalake_storage_options(s3))
+    return table.to_pandas(filters=[("trade_date", "=", day)])
+
+
+def todays_ticks(now: datetime, count: int = 300, seed: int = 5) -> pd.DataFrame:
     """`count` ticks in the last four minutes (never before today's midnight, UTC)."""
-    rng = random.Random(5)
+    rng = random.Random(seed)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     earliest = max(midnight, now - timedelta(minutes=4))
     span = (now - earliest).total_seconds()
@@ -122,7 +132,7 @@ def todays_ticks(now: datetime, count: int = 300) -> pd.DataFrame:
                 "ask": price + 0.01,
                 "exchange": TICKERS[ticker][0],
                 "seq": seq,
-                "tick_id": f"live{seq:08d}",
+                "tick_id": f"live{seed:04d}{seq:08d}",
                 "schema_version": 1,
                 "event_time": at,
                 "trade_date": at.date(),

@@ -113,9 +113,11 @@ def quarantine_chart(by_reason: pd.DataFrame) -> go.Figure:
     """Quarantined messages per day, stacked by reason."""
     figure = go.Figure()
     for reason, rows in by_reason.groupby("reason"):
-        figure.add_trace(go.Bar(x=rows.trade_date, y=rows.messages, name=str(reason)))
+        days = pd.to_datetime(rows.trade_date).dt.strftime("%Y-%m-%d")
+        figure.add_trace(go.Bar(x=days, y=rows.messages, name=str(reason)))
     figure.update_layout(
         barmode="stack",
+        xaxis={"type": "category", "categoryorder": "category ascending"},
         height=300,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title="quarantined messages per day and reason",

@@ -119,6 +119,9 @@ def dashboard_command(settings: Settings) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # A dashboard for readers: no "Deploy" button or developer menu.
+        "--client.toolbarMode",
+        "viewer",
         # The app is the package: no need to watch its files for edits outside development.
         "--server.fileWatcherType",
         "none",

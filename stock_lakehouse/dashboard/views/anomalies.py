@@ -33,7 +33,7 @@ else:
         result = scoring.score(truth, flags, kind)
         with column:
             st.markdown(f"**{kind.replace('_', ' ')}s** flagged by `{scoring.FLAGGED_BY[kind]}`")
-            found, injected, false_alarms = st.columns(3)
+            injected, found, false_alarms = st.columns(3)
             injected.metric("injected", result.injected)
             found.metric("found", result.found)
             false_alarms.metric(

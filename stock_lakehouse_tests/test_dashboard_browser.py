@@ -1,0 +1,92 @@
+"""The dashboard served by `streamlit run` and loaded page by page in Debian's headless chromium.
+
+Each page must draw its charts without a Streamlit exception or error box; a screenshot of each
+lands in screenshots/ (git-ignored; the README's pictures are copies of these).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from stock_lakehouse.services.platform import DashboardService
+from stock_lakehouse.settings import PROJECT_ROOT, Settings
+from stock_lakehouse_tests.conftest import PORT_OFFSET
+from stock_lakehouse_tests.dashboard_seed import DashboardLake, append_raw_ticks, todays_ticks
+
+pytestmark = pytest.mark.integration
+
+DASHBOARD_PORT = 13200 + PORT_OFFSET
+SCREENSHOTS = PROJECT_ROOT / "screenshots"
+# page -> (url path, charts it draws with the seeded lake)
+PAGES = {
+    "market": ("", 3),
+    "anomalies": ("anomalies", 1),
+    "live": ("live", 1),
+    "pipeline": ("pipeline", 1),
+}
+# As root in a sandbox without a network: no sandboxing, no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def dashboard(dashboard_lake: DashboardLake, services: Settings, test_state_dir) -> Iterator[str]:
+    """The dashboard as `make demo` runs it, pointed at the seeded lake; stopped by PID."""
+    # Fresh ticks: the Live page shows the last minutes, and the lake may be older than that.
+    append_raw_ticks(dashboard_lake.s3, todays_ticks(datetime.now(UTC), count=60, seed=6))
+    settings = services.model_copy(
+        update={
+            "dashboard": services.dashboard.model_copy(update={"port": DASHBOARD_PORT}),
+            "local": services.local.model_copy(update={"state_dir": test_state_dir / "browser"}),
+        }
+    )
+    service = DashboardService(settings, extra_env=dashboard_lake.env())
+    service.start()
+    try:
+        yield service.address
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed - run 'make browser'"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_its_charts_in_chromium_without_errors(name, dashboard, browser):
+    path, charts = PAGES[name]
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        page.goto(f"{dashboard}/{path}", wait_until="domcontentloaded")
+        plots = page.locator(".js-plotly-plot")
+        plots.first.wait_for(state="visible", timeout=90_000)  # the others may sit in hidden tabs
+        # The script has finished when Streamlit's "running" indicator is gone.
+        page.wait_for_function(
+            "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+        )
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        exceptions = page.locator('[data-testid="stException"]').all_inner_texts()
+        errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+        assert exceptions == [] and errors == []
+        assert plots.count() >= charts
+    finally:
+        page.close()
