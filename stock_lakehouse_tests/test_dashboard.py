@@ -141,6 +141,8 @@ def test_live_page_shows_todays_ticks_from_raw(lake):
     last = raw.sort_values(["event_time", "seq"]).groupby("ticker").price.last()
     assert prices.last_price.sort_index().tolist() == last.sort_index().tolist()
     assert metric(app, "latest event (UTC)") == f"{raw.event_time.max():%H:%M:%S}"
+    last_minute = raw.event_time > raw.event_time.max() - pd.Timedelta(seconds=60)
+    assert metric(app, "ticks per second (last minute of data)") == f"{last_minute.sum() / 60:,.1f}"
     assert len(app.get("plotly_chart")) == 1
 
 

@@ -7,8 +7,12 @@ lands in screenshots/ (git-ignored; the README's pictures are copies of these).
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -90,3 +94,27 @@ def test_page_renders_its_charts_in_chromium_without_errors(name, dashboard, bro
         assert plots.count() >= charts
     finally:
         page.close()
+
+
+def test_dashboard_on_a_busy_port_is_one_line_error():
+    port = 13250 + PORT_OFFSET
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "stock-lakehouse"),
+                "dashboard",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: port 127.0.0.1:{port} is already in use - is the dashboard already running "
+        "(make demo)? Stop that program or pass --port"
+    ]

@@ -103,7 +103,7 @@ def tick_rate_chart(per_ticker: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         height=280,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title="ticks in the last minute",
+        title="ticks in the minute up to the newest tick",
         yaxis_title="ticks",
     )
     return figure

@@ -247,23 +247,27 @@ def live_snapshot(settings: Settings, now: datetime | None = None) -> LiveSnapsh
             f"no ticks for today ({today}) in raw_ticks yet - is the simulator producing "
             "('stock-lakehouse simulate --live') and the ingest_stream run in Dagster running?"
         )
-    since = now - LIVE_WINDOW
-    recent = raw_query(
-        settings,
-        """
-        SELECT ticker, arg_max(price, (event_time, seq)) AS last_price,
-               max(event_time) AS last_event,
-               count(*) FILTER (WHERE event_time >= ?) AS ticks_last_minute,
-               count(*) AS ticks_in_window
-        FROM {raw}
-        WHERE trade_date = ? AND event_time >= ?
-        GROUP BY ticker ORDER BY ticker
-        """,
-        [now - TICK_RATE_WINDOW, today, since],
-    )
     latest = day.max_event_time
     if latest is not None and latest.tzinfo is None:
         latest = latest.replace(tzinfo=UTC)
+    # The rate is over the minute up to the newest tick, not up to now: a stream running behind
+    # still shows how fast ticks arrive, and `behind` says how far behind it is.
+    rate_from = (latest or now) - TICK_RATE_WINDOW
+    recent = raw_query(
+        settings,
+        """
+        WITH recent AS (SELECT * FROM {raw} WHERE trade_date = ? AND event_time >= ?),
+             newest AS (SELECT max(event_time) AS at FROM recent)
+        SELECT ticker, arg_max(price, (event_time, seq)) AS last_price,
+               max(event_time) AS last_event,
+               count(*) FILTER (WHERE event_time > newest.at - to_microseconds(?))
+                   AS ticks_last_minute,
+               count(*) AS ticks_in_window
+        FROM recent, newest
+        GROUP BY ticker ORDER BY ticker
+        """,
+        [today, min(rate_from, now - LIVE_WINDOW), int(TICK_RATE_WINDOW.total_seconds() * 1e6)],
+    )
     per_second = float(recent.ticks_last_minute.sum()) / TICK_RATE_WINDOW.total_seconds()
     return LiveSnapshot(
         day=today,

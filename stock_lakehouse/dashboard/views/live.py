@@ -25,7 +25,7 @@ def _age(delta: timedelta | None) -> str:
 def live_panel() -> None:
     snapshot = ui.shown(ui.live_snapshot)
     rate, rows, latest, behind = st.columns(4)
-    rate.metric("ticks per second (last minute)", f"{snapshot.ticks_per_second:,.1f}")
+    rate.metric("ticks per second (last minute of data)", f"{snapshot.ticks_per_second:,.1f}")
     rows.metric(f"ticks today ({snapshot.day})", f"{snapshot.rows_today:,}")
     latest.metric(
         "latest event (UTC)", f"{snapshot.latest_event:%H:%M:%S}" if snapshot.latest_event else "-"
