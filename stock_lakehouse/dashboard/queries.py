@@ -99,21 +99,29 @@ def _in_range(
 
 
 def daily_bars(settings: Settings, tickers: Sequence[str], start: date, end: date) -> pd.DataFrame:
-    """Daily OHLCV, VWAP and returns with the moving averages of mart_moving_averages."""
+    """Daily OHLCV, VWAP and returns, with the moving averages of mart_moving_averages once the
+    summary marts exist (they follow the daily marts, so for a while they may not)."""
     where, params = _in_range(tickers, start, end, alias="s")
+    with marts(settings) as con:
+        averages = "mart_moving_averages" in _tables(con)
+    join = "LEFT JOIN mart_moving_averages m USING (ticker, trade_date)" if averages else ""
+    sma = "m.sma_5, m.sma_20" if averages else "NULL::DOUBLE AS sma_5, NULL::DOUBLE AS sma_20"
     return marts_query(
         settings,
         f"""
         SELECT s.ticker, s.trade_date, s.trade_date::TIMESTAMP AS bar_start, s.open, s.high,
                s.low, s.close, s.volume, s.vwap, s.trade_count, s.prev_close, s.day_return,
-               s.intraday_return, s.realized_volatility, m.sma_5, m.sma_20
-        FROM fct_daily_summary s
-        LEFT JOIN mart_moving_averages m USING (ticker, trade_date)
+               s.intraday_return, s.realized_volatility, {sma}
+        FROM fct_daily_summary s {join}
         WHERE {where}
         ORDER BY s.ticker, s.trade_date
         """,
         params,
     )
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
 def minute_bars(settings: Settings, tickers: Sequence[str], start: date, end: date) -> pd.DataFrame:
@@ -175,8 +183,7 @@ def marts_rows_per_day(settings: Settings) -> pd.DataFrame:
         for name in PARTITIONED_MARTS
     )
     with marts(settings) as con:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not set(PARTITIONED_MARTS) <= present:
+        if not set(PARTITIONED_MARTS) <= _tables(con):
             return pd.DataFrame(columns=["trade_date", *PARTITIONED_MARTS, "ticks_in_marts"])
         counts = con.execute(selects).df()
         ticks = con.execute(
