@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +35,8 @@ DAG_ID = "stock_lakehouse_daily_refresh"
 TASK_ID = "materialize_daily_refresh"
 DAY = date(2026, 3, 2)
 DAGSTER_PORT = 13100 + PORT_OFFSET
-# A failed run plus a full compaction + dbt run take about a minute each here.
+# Each `dags test` waits for a whole Dagster run: the refresh took up to 6 min on a 2-core machine
+# busy with other test runs (load average ~15).
 AIRFLOW_TIMEOUT = 600
 
 SENSORS = """
@@ -166,7 +168,7 @@ def dags_test(env: dict[str, str], name: str) -> tuple[int, str | None, str]:
     )
     print(f"airflow dags test ({name}): exit {code} after {time.monotonic() - started:.0f} s")
     # `dags test` replaces the DAG run of that logical date, so one task instance remains.
-    with sqlite3.connect(f"file:{env['AIRFLOW_HOME']}/airflow.db?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{env['AIRFLOW_HOME']}/airflow.db?mode=ro", uri=True)) as db:
         states = db.execute(
             "select ti.state from task_instance ti join dag_run dr"
             " on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id"
@@ -184,6 +186,7 @@ def partition_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(1500)  # setup, then two `dags test` of at most AIRFLOW_TIMEOUT each
 def test_dag_fails_with_the_dagster_run_then_refreshes_the_day_once_raw_ticks_exist(
     spark, services: Settings, dagster, airflow_env, unique_name
 ):
