@@ -191,6 +191,15 @@ def simulate(
 
 
 @cli.command()
+def status() -> None:
+    """One screen: services, the stream (run, lag per Kafka partition, last micro-batch), and
+    per-day partitions of raw, compacted and marts."""
+    from stock_lakehouse.platform_status import print_platform_status
+
+    print_platform_status(get_settings(), console, _print_status)
+
+
+@cli.command()
 @click.option("--port", type=int, help="[default: DASHBOARD_PORT]")
 def dashboard(port: int | None) -> None:
     """Serve the Streamlit dashboard on 127.0.0.1 in the foreground (Ctrl-C stops it)."""
