@@ -1,0 +1,215 @@
+"""Outages of the real services while the simulator and the stream run, and hostile messages.
+
+Each outage stops the session's own Kafka broker or S3 store for 30 s (and starts it again, also
+when the test fails), with the live simulator producing and the stream job running. A stream that
+fails during the outage is started again on its checkpoint, which is what the stream_supervisor
+sensor does in a deployment. Afterwards every offset Kafka holds must be in raw_ticks or
+quarantine exactly once. docs/failure-and-recovery.md lists these scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.services.manager import LocalServices
+from stock_lakehouse.settings import Settings
+from stock_lakehouse.simulator.producer import ensure_topic
+from stock_lakehouse.ticks import QuarantineReason
+from stock_lakehouse_tests.test_stream_exactly_once import (
+    batch_files,
+    job_env,
+    kill_group,
+    read_tables,
+    start_job,
+)
+from stock_lakehouse_tests.test_stream_validation import tick
+
+pytestmark = pytest.mark.integration
+
+CLI = Path(sys.executable).parent / "stock-lakehouse"
+OUTAGE_SECONDS = 30
+R = QuarantineReason
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": f"{topic}-check",
+            "logger": LIBRDKAFKA_LOGGER,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+            for p in partitions
+        }
+    finally:
+        consumer.close()
+
+
+def wait_until(condition, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        time.sleep(1)
+
+
+def run_through_outage(services: Settings, topic: str, state: Path, stopped: str) -> int:
+    """Simulator + stream, `stopped` ("kafka" or "s3") down for 30 s; returns stream restarts."""
+    ensure_topic(services, topic, partitions=3)
+    state.mkdir(parents=True)
+    log = state / "stream.log"
+    checkpoint = state / "checkpoint"
+    env = job_env(services, topic, checkpoint)
+    simulator = subprocess.Popen(
+        [
+            str(CLI),
+            *("simulate", "--live", "--rate", "100", "--duration", str(OUTAGE_SECONDS + 45)),
+            *("--topic", topic, "--seed", "3", "--bad-ratio", "0.02"),
+            *("--labels", str(state / "labels.jsonl")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    service = getattr(LocalServices(services), stopped)
+    job = start_job(env, topic, log=log)
+    restarts = 0
+    try:
+        wait_until(lambda: len(batch_files(checkpoint, "commits")) >= 2, "two batches", 180)
+        service.stop()
+        time.sleep(OUTAGE_SECONDS)
+        service.start()
+        output, _ = simulator.communicate(timeout=300)
+        assert simulator.returncode == 0, output
+        assert re.search(r"failed 0\b", output), output  # the producer lost nothing
+
+        ends = end_offsets(services, topic)
+        expected = sum(ends.values())
+
+        def caught_up() -> bool:
+            nonlocal job, restarts
+            if job.poll() is not None:  # failed during the outage: the supervisor restarts it
+                restarts += 1
+                job = start_job(env, topic, log=log)
+            raw, bad = read_tables(services, topic)
+            return len(raw) + len(bad) >= expected
+
+        wait_until(caught_up, f"the stream to catch up with {expected} offsets", 300)
+        os.kill(job.pid, signal.SIGTERM)  # graceful: the batch in flight commits
+        job.wait(timeout=180)
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+            simulator.wait(timeout=30)
+        kill_group(job, signal.SIGKILL)
+        service.start()  # idempotent: the rest of the session needs it
+
+    raw, bad = read_tables(services, topic)
+    seen = [(p, o) for p, o in raw] + [(p, o) for p, o, _ in bad]
+    assert len(seen) == len(set(seen)), "an offset was written twice"
+    assert set(seen) == {(p, o) for p, end in ends.items() for o in range(end)}
+    assert bad, "the simulator's bad messages should be quarantined"
+    return restarts
+
+
+def test_kafka_down_for_30s_loses_and_duplicates_nothing(services, unique_name, test_state_dir):
+    run_through_outage(services, unique_name, test_state_dir / unique_name, "kafka")
+
+
+def test_s3_store_down_for_30s_loses_and_duplicates_nothing(services, unique_name, test_state_dir):
+    run_through_outage(services, unique_name, test_state_dir / unique_name, "s3")
+
+
+# Hostile messages: what arrives from the outside, each with where it must land.
+MIB = 1024 * 1024
+HOSTILE: list[tuple[str, bytes | None, bytes | None, str | None]] = [
+    # (name, key, value, quarantine reason; None = a valid tick for raw_ticks)
+    (
+        "binary garbage",
+        b"AAPL",
+        bytes(random.Random(1).randrange(256) for _ in range(512)),
+        R.MALFORMED_JSON,
+    ),
+    ("1 MiB of text", b"AAPL", b"x" * MIB, R.MALFORMED_JSON),
+    ("1 MiB in a field", b"AAPL", json.dumps(tick(price="x" * MIB)).encode(), R.WRONG_TYPE),
+    ("wrong types", b"AAPL", json.dumps(tick(volume=[1, 2], seq={"a": 1})).encode(), R.WRONG_TYPE),
+    (
+        "unicode ticker",
+        b"AAPL",
+        json.dumps(tick(ticker="ÄÄPL🚀")).encode(),
+        R.UNKNOWN_TICKER,
+    ),
+    ("unicode exchange", b"MSFT", json.dumps(tick(ticker="MSFT", exchange="東京")).encode(), None),
+    ("null key", None, json.dumps(tick(ticker="NVDA", tick_id="b" * 32)).encode(), None),
+    ("null value", b"AAPL", None, R.MALFORMED_JSON),
+    ("empty value", b"AAPL", b"", R.MALFORMED_JSON),
+    ("JSON array", b"AAPL", b"[1, 2, 3]", R.MALFORMED_JSON),
+    ("NUL bytes", b"AAPL", b'{"ticker": "AA\x00PL"}', R.MALFORMED_JSON),
+]
+
+
+def test_hostile_messages_are_quarantined_with_reasons_and_the_stream_goes_on(
+    services, unique_name, test_state_dir
+):
+    admin = AdminClient(
+        {"bootstrap.servers": services.kafka.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER}
+    )
+    # One partition keeps offsets in the order below; 2 MiB messages are allowed on this topic.
+    topic = NewTopic(unique_name, 1, 1, config={"max.message.bytes": str(2 * MIB)})
+    admin.create_topics([topic])[unique_name].result(timeout=30)
+    producer = Producer(
+        {
+            "bootstrap.servers": services.kafka.bootstrap_servers,
+            "message.max.bytes": 2 * MIB + 1024,
+            "enable.idempotence": True,
+            "logger": LIBRDKAFKA_LOGGER,
+        }
+    )
+    expected: dict[int, str | None] = {}
+    offsets = iter(range(10_000))
+    for round_ in range(2):  # twice, with good ticks in between: the stream must go on
+        for _name, key, value, reason in HOSTILE:
+            producer.produce(unique_name, key=key, value=value)
+            expected[next(offsets)] = None if reason is None else str(reason)
+        for i in range(20):
+            good = tick(ticker="JPM", seq=i, tick_id=f"{round_}{i:031d}")
+            producer.produce(unique_name, key=b"JPM", value=json.dumps(good).encode())
+            expected[next(offsets)] = None
+    assert producer.flush(60) == 0
+
+    state = test_state_dir / unique_name
+    log = state / "stream.log"
+    state.mkdir(parents=True)
+    job = start_job(
+        job_env(services, unique_name, state / "checkpoint"),
+        unique_name,
+        "--available-now",
+        log=log,
+    )
+    try:
+        assert job.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        kill_group(job, signal.SIGKILL)
+    raw, bad = read_tables(services, unique_name)
+    landed = {o: None for _, o in raw} | {o: r for _, o, r in bad}
+    assert len(raw) + len(bad) == len(landed) == len(expected)
+    names = [name for name, *_ in HOSTILE] + ["good"] * 20
+    assert {o: (names[o % len(names)], r) for o, r in landed.items()} == {
+        o: (names[o % len(names)], r) for o, r in expected.items()
+    }
