@@ -50,3 +50,12 @@ def test_postgres_instance_config_reads_documented_variables():
     used = set(re.findall(r"env: ([A-Z][A-Z0-9_]*)", text))
     assert {"DAGSTER_PG_HOST", "DAGSTER_PG_PASSWORD", "DAGSTER_STORAGE_DIR"} <= used
     assert used - DOCUMENTED == set()
+
+
+def test_every_test_named_in_failure_and_recovery_exists():
+    text = (PROJECT_ROOT / "docs" / "failure-and-recovery.md").read_text()
+    named = re.findall(r"`(test_[a-z_]+\.py)(?:::(test_[a-z0-9_]+))?`", text)
+    assert len(named) >= 10
+    for module, test in named:
+        source = (PROJECT_ROOT / "stock_lakehouse_tests" / module).read_text()
+        assert not test or f"def {test}(" in source, f"{module}::{test}"
