@@ -126,11 +126,11 @@ def _print_days(settings: Settings, console: Console) -> None:
         marts = pd.DataFrame()
     days = day_status(raw, compacted, marts)
     table = Table(title="partitions per day")
-    columns = ["day", "status", "raw rows", "raw files", "compacted rows", "compacted files"]
-    for column in (*columns, "ticks in marts"):
-        table.add_column(
-            column, justify="right" if "rows" in column or "files" in column else "left"
-        )
+    # Short headers: the table fits an 80-column terminal without cutting a date or a status.
+    table.add_column("day", no_wrap=True, min_width=10)
+    table.add_column("status", no_wrap=True, min_width=11)
+    for column in ("raw rows", "files", "compacted", "files", "in marts"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in days.itertuples():
         table.add_row(
             row.trade_date,
