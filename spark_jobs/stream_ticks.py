@@ -27,123 +27,24 @@ from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 from pyspark.errors import StreamingQueryException
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
-from stock_lakehouse.ticks import SCHEMA_VERSION, TICK_FIELDS, QuarantineReason
+from stock_lakehouse.tick_parsing import (
+    QUARANTINE_COLUMNS,
+    RAW_COLUMNS,
+    parse_ticks,
+    quarantined,
+    valid_ticks,
+)
+from stock_lakehouse.ticks import EventTimeBounds
+
+__all__ = ["QUARANTINE_COLUMNS", "RAW_COLUMNS", "parse_ticks", "quarantined", "run", "valid_ticks"]
 
 log = logging.getLogger("stream_ticks")
-
-SPARK_TYPES = {"string": StringType(), "double": DoubleType(), "long": LongType()}
-CORRUPT = "_corrupt_record"
-
-# Where each row came from, in both tables: enough to find, replay or audit any message.
-LINEAGE_COLUMNS = [
-    "trade_date",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "ingested_at",
-]
-RAW_COLUMNS = [*TICK_FIELDS, "event_time", *LINEAGE_COLUMNS]
-QUARANTINE_COLUMNS = ["reason", "detail", "payload", "payload_text", "kafka_key", *LINEAGE_COLUMNS]
-
-
-def _first_field(condition_of, fields) -> Column:
-    """Name of the first field for which `condition_of(field)` holds, else null."""
-    return F.coalesce(*[F.when(condition_of(f), F.lit(f)) for f in fields], F.lit(None))
-
-
-def parse_ticks(kafka_rows: DataFrame, known_tickers: list[str]) -> DataFrame:
-    """Kafka rows -> one row per message with typed fields, lineage, and `reason` (null = valid).
-
-    Each payload is parsed twice: with every field as a string (tells a missing field from one
-    of the wrong JSON type, and a syntax error from both) and with the declared types.
-    """
-    as_text = StructType(
-        [StructField(name, StringType()) for name in TICK_FIELDS]
-        + [StructField(CORRUPT, StringType())]
-    )
-    typed = StructType([StructField(n, SPARK_TYPES[t]) for n, t in TICK_FIELDS.items()])
-    text = F.col("value").cast("string")
-    parsed = kafka_rows.select(
-        F.col("value").alias("payload"),
-        text.alias("payload_text"),
-        F.col("key").cast("string").alias("kafka_key"),
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        F.from_json(text, as_text, {"columnNameOfCorruptRecord": CORRUPT}).alias("s"),
-        F.from_json(text, typed).alias("t"),
-    )
-
-    def present(f: str) -> Column:
-        return F.col(f"s.{f}").isNotNull()
-
-    def mistyped(f: str) -> Column:
-        value = F.col(f"t.{f}")
-        bad = value.isNull()
-        if TICK_FIELDS[f] == "double":  # NaN and +-Infinity are JSON-parsable but not prices
-            bad = bad | F.isnan(value) | (F.abs(value) == float("inf"))
-        return present(f) & bad
-
-    fields = list(TICK_FIELDS)
-    missing = _first_field(lambda f: ~present(f), fields)
-    wrong_type = _first_field(mistyped, fields)
-    t = {f: F.col(f"t.{f}") for f in fields}
-    non_positive = _first_field(lambda f: t[f] <= 0, ["price", "bid", "ask"])
-    malformed = F.col("s").isNull() | F.col(f"s.{CORRUPT}").isNotNull()
-
-    R = QuarantineReason
-    rules: list[tuple[Column, str, Column]] = [
-        (malformed, R.MALFORMED_JSON, F.lit("payload is not a JSON object")),
-        (missing.isNotNull(), R.MISSING_FIELD, missing),
-        (wrong_type.isNotNull(), R.WRONG_TYPE, wrong_type),
-        (
-            t["schema_version"] != SCHEMA_VERSION,
-            R.UNSUPPORTED_SCHEMA_VERSION,
-            t["schema_version"].cast("string"),
-        ),
-        (~t["ticker"].isin(known_tickers), R.UNKNOWN_TICKER, t["ticker"]),
-        (non_positive.isNotNull(), R.NON_POSITIVE_PRICE, non_positive),
-        (t["volume"] < 0, R.NEGATIVE_VOLUME, t["volume"].cast("string")),
-        (
-            t["bid"] > t["ask"],
-            R.CROSSED_QUOTE,
-            F.format_string("bid %s > ask %s", "t.bid", "t.ask"),
-        ),
-    ]
-    reason = F.lit(None).cast("string")
-    detail = F.lit(None).cast("string")
-    for condition, name, why in reversed(rules):  # the first rule that fails wins
-        reason = F.when(condition, F.lit(str(name))).otherwise(reason)
-        detail = F.when(condition, why).otherwise(detail)
-
-    event_time = F.timestamp_seconds(t["timestamp"])
-    return parsed.select(
-        "*",
-        *[t[f].alias(f) for f in fields],
-        event_time.alias("event_time"),
-        # Quarantined rows without a usable event time are filed under the day Kafka got them.
-        F.coalesce(F.to_date(event_time), F.to_date("kafka_timestamp")).alias("trade_date"),
-        reason.alias("reason"),
-        detail.alias("detail"),
-        F.current_timestamp().alias("ingested_at"),
-    ).drop("s", "t")
-
-
-def valid_ticks(parsed: DataFrame) -> DataFrame:
-    return parsed.where(F.col("reason").isNull()).select(*RAW_COLUMNS)
-
-
-def quarantined(parsed: DataFrame) -> DataFrame:
-    return parsed.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
 
 
 class StopRequested(Exception):
@@ -161,10 +62,17 @@ class BatchResult:
 class DeltaBatchWriter:
     """foreachBatch sink: appends one micro-batch to both tables idempotently."""
 
-    def __init__(self, raw_uri: str, quarantine_uri: str, known_tickers: list[str]) -> None:
+    def __init__(
+        self,
+        raw_uri: str,
+        quarantine_uri: str,
+        known_tickers: list[str],
+        bounds: EventTimeBounds | None = None,
+    ) -> None:
         self.raw_uri = raw_uri
         self.quarantine_uri = quarantine_uri
         self.known_tickers = known_tickers
+        self.bounds = bounds or EventTimeBounds()
         self._query_id = threading.Event()
         self.app_id = ""
         self.on_batch = lambda result: None
@@ -181,7 +89,7 @@ class DeltaBatchWriter:
             # and runs again after a restart, from the offsets the checkpoint logged for it.
             raise StopRequested(f"batch {batch_id} not started: stop requested")
         started = time.monotonic()
-        parsed = parse_ticks(batch, self.known_tickers).persist()
+        parsed = parse_ticks(batch, self.known_tickers, self.bounds).persist()
         try:
             raw = valid_ticks(parsed)
             bad = quarantined(parsed)
@@ -223,6 +131,7 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
         settings.market.ticker_list,
+        settings.market.event_time_bounds,
     )
     writer.on_batch = on_batch or _log_batch
     trigger = (

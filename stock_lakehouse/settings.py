@@ -7,6 +7,7 @@ swapping the local SeaweedFS store for MinIO or AWS S3 is a matter of environmen
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from stock_lakehouse.ticks import DEFAULT_TICKERS
+from stock_lakehouse.ticks import DEFAULT_TICKERS, EventTimeBounds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +89,19 @@ class MarketSettings(BaseSettings):
     # Comma-separated symbols; each must be in stock_lakehouse.ticks.DEFAULT_UNIVERSE or be
     # given a profile by the simulator. A tick for any other symbol is quarantined.
     tickers: str = ",".join(DEFAULT_TICKERS)
+    # A tick whose event time is before this date, more than max_event_age_days before its Kafka
+    # timestamp, or more than max_event_lead_minutes after it (or after the stream's clock) is
+    # quarantined as implausible_event_time: 1e20 or epoch milliseconds must never become a
+    # partition of raw_ticks.
+    earliest_event_date: date = EventTimeBounds.earliest_date
+    max_event_age_days: float = Field(default=EventTimeBounds.max_age_days, gt=0)
+    max_event_lead_minutes: float = Field(default=EventTimeBounds.max_lead_minutes, ge=0)
+
+    @property
+    def event_time_bounds(self) -> EventTimeBounds:
+        return EventTimeBounds(
+            self.earliest_event_date, self.max_event_age_days, self.max_event_lead_minutes
+        )
 
     @property
     def ticker_list(self) -> list[str]:

@@ -8,6 +8,7 @@ version 1. Validation reasons are named here so the quarantine table and the tes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 SCHEMA_VERSION = 1
@@ -31,14 +32,30 @@ REQUIRED_FIELDS = tuple(TICK_FIELDS)
 class QuarantineReason(StrEnum):
     """Why a message went to the quarantine table instead of raw_ticks (first failing rule)."""
 
-    MALFORMED_JSON = "malformed_json"  # not a JSON object (truncated, binary, empty, ...)
+    # not exactly one JSON object in UTF-8 (truncated, binary, empty, trailing content, ...)
+    MALFORMED_JSON = "malformed_json"
     MISSING_FIELD = "missing_field"  # a required field is absent or null
     WRONG_TYPE = "wrong_type"  # a field has a JSON type that does not cast to its declared type
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    # timestamp before the earliest date, too long before or too far after the Kafka timestamp
+    IMPLAUSIBLE_EVENT_TIME = "implausible_event_time"
     UNKNOWN_TICKER = "unknown_ticker"  # not in the configured ticker universe
     NON_POSITIVE_PRICE = "non_positive_price"  # price, bid or ask <= 0
     NEGATIVE_VOLUME = "negative_volume"
     CROSSED_QUOTE = "crossed_quote"  # bid > ask
+
+
+@dataclass(frozen=True)
+class EventTimeBounds:
+    """Where a tick's event time may fall (MARKET_* settings); outside it is quarantined.
+
+    Defaults: no exchange data before 2000 is simulated; ten years back from the Kafka timestamp
+    covers any history replay; five minutes ahead absorbs clock skew between producer and broker.
+    """
+
+    earliest_date: date = date(2000, 1, 1)
+    max_age_days: float = 3660.0
+    max_lead_minutes: float = 5.0
 
 
 @dataclass(frozen=True)

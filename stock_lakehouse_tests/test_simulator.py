@@ -34,6 +34,7 @@ from stock_lakehouse.ticks import (
     DEFAULT_UNIVERSE,
     SCHEMA_VERSION,
     TICK_FIELDS,
+    EventTimeBounds,
     QuarantineReason,
 )
 
@@ -101,6 +102,14 @@ def stream_reason(value: bytes, known: set[str]) -> QuarantineReason | None:
             return R.WRONG_TYPE
     if payload["schema_version"] != SCHEMA_VERSION:
         return R.UNSUPPORTED_SCHEMA_VERSION
+    bounds, now = EventTimeBounds(), time.time()  # the Kafka timestamp is about now
+    earliest = datetime.combine(bounds.earliest_date, datetime.min.time(), UTC).timestamp()
+    if not (
+        max(earliest, now - bounds.max_age_days * 86400)
+        <= payload["timestamp"]
+        <= now + bounds.max_lead_minutes * 60
+    ):
+        return R.IMPLAUSIBLE_EVENT_TIME
     if payload["ticker"] not in known:
         return R.UNKNOWN_TICKER
     if min(payload["price"], payload["bid"], payload["ask"]) <= 0:

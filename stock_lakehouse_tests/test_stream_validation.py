@@ -47,8 +47,11 @@ CASES: list[tuple[bytes | None, str | None, str | None]] = [
     (json.dumps(tick(tick_id=None)).encode(), R.MISSING_FIELD, "tick_id"),
     (json.dumps(tick(price="one hundred")).encode(), R.WRONG_TYPE, "price"),
     (json.dumps(tick(volume=1.5)).encode(), R.WRONG_TYPE, "volume"),
-    (b'{"ticker":"AAPL","price":NaN}', R.MISSING_FIELD, "volume"),
-    (json.dumps(tick()).replace("190.25", "NaN").encode(), R.WRONG_TYPE, "price"),
+    # NaN is not JSON (RFC 8259): a parser that accepts it is lenient, so the value is malformed.
+    (b'{"ticker":"AAPL","price":NaN}', R.MALFORMED_JSON, None),
+    (json.dumps(tick()).replace("190.25", "NaN").encode(), R.MALFORMED_JSON, None),
+    (json.dumps(tick(price="NaN")).encode(), R.WRONG_TYPE, "price"),
+    (json.dumps(tick()).replace("190.25", "1e400").encode(), R.WRONG_TYPE, "price"),
     (json.dumps(tick(schema_version=2)).encode(), R.UNSUPPORTED_SCHEMA_VERSION, "2"),
     (json.dumps(tick(ticker="ZZZZ")).encode(), R.UNKNOWN_TICKER, "ZZZZ"),
     (json.dumps(tick(price=-3.0)).encode(), R.NON_POSITIVE_PRICE, "price"),
@@ -56,7 +59,48 @@ CASES: list[tuple[bytes | None, str | None, str | None]] = [
     (json.dumps(tick(volume=-5)).encode(), R.NEGATIVE_VOLUME, "-5"),
     (json.dumps(tick(bid=191.0, ask=190.0)).encode(), R.CROSSED_QUOTE, None),
     ('{"ticker": "AAPL", "exchange": "Zürich ✓"}'.encode(), R.MISSING_FIELD, "price"),
+    # The strict contract: exactly one JSON object, in UTF-8, each field of its JSON type.
+    (json.dumps(tick()).encode() + b" xyz", R.MALFORMED_JSON, None),
+    (json.dumps(tick()).encode() * 2, R.MALFORMED_JSON, None),
+    (json.dumps(tick()).encode() + b"] " + json.dumps(tick()).encode(), R.MALFORMED_JSON, None),
+    (json.dumps(tick()).encode() + b", 1", R.MALFORMED_JSON, None),
+    (json.dumps(tick()).replace('"', "'").encode(), R.MALFORMED_JSON, None),
+    (json.dumps(tick()).encode() + b"\x00", R.MALFORMED_JSON, None),
+    (
+        json.dumps(tick()).replace('"volume": 100', '"volume": 0100').encode(),
+        R.MALFORMED_JSON,
+        None,
+    ),
+    (json.dumps(tick()).replace('"volume"', "/* c */ volume").encode(), R.MALFORMED_JSON, None),
+    (json.dumps(tick()).replace('{"ticker"', '{"seq": 1, "seq"').encode(), R.MALFORMED_JSON, None),
+    (b" \n" + json.dumps(tick()).encode() + b"\r\n", None, None),  # JSON whitespace is fine
+    (b'"AAPL"', R.MALFORMED_JSON, None),
+    (json.dumps(tick(exchange={"a": 1})).encode(), R.WRONG_TYPE, "exchange"),
+    (json.dumps(tick(exchange=[1])).encode(), R.WRONG_TYPE, "exchange"),
+    (json.dumps(tick(exchange=7)).encode(), R.WRONG_TYPE, "exchange"),
+    (json.dumps(tick(tick_id={"x": 1})).encode(), R.WRONG_TYPE, "tick_id"),
+    (json.dumps(tick(ticker={"a": 1})).encode(), R.WRONG_TYPE, "ticker"),
+    (json.dumps(tick(ticker=["AAPL"])).encode(), R.WRONG_TYPE, "ticker"),
+    (json.dumps(tick(volume=100.0)).encode(), R.WRONG_TYPE, "volume"),
+    (json.dumps(tick(volume=True)).encode(), R.WRONG_TYPE, "volume"),
+    (json.dumps(tick(price=190)).encode(), None, None),  # a JSON number without a fraction
+    (json.dumps(tick(exchange="XX")).encode().replace(b"XX", b"\xff\xfe"), R.MALFORMED_JSON, None),
+    (json.dumps(tick(exchange="XX")).encode().replace(b"XX", b"\xc0\xaf"), R.MALFORMED_JSON, None),
+    (json.dumps(tick(ticker="XX")).encode().replace(b"XX", b"\xff"), R.MALFORMED_JSON, None),
+    (json.dumps(tick(exchange="\ud800")).encode(), R.MALFORMED_JSON, None),  # a lone surrogate
+    # Implausible event times, each naming the bound it breaks (Kafka got them 2026-03-02 15:01).
+    *[
+        (json.dumps(tick(timestamp=ts)).encode(), R.IMPLAUSIBLE_EVENT_TIME, None)
+        for ts in (0, -1, 1e20, -1e20, EVENT * 1e3, EVENT * 1e6, 4_102_444_800.0, 2.0**63)
+    ],
+    (json.dumps(tick(timestamp=EVENT + 120)).encode(), None, None),  # 2 minutes of clock skew
+    (json.dumps(tick(timestamp=EVENT - 400 * 86400)).encode(), None, None),  # history replay
 ]
+IMPLAUSIBLE_DETAILS = {
+    0: "MARKET_EARLIEST_EVENT_DATE",
+    4_102_444_800.0: "MARKET_MAX_EVENT_LEAD_MINUTES",
+    EVENT - 3700 * 86400: "MARKET_MAX_EVENT_AGE_DAYS",
+}
 
 
 def kafka_rows(spark, payloads):
@@ -78,6 +122,38 @@ def test_each_rule_names_its_reason_and_valid_ticks_pass(spark):
         assert got[offset][0] == expected_reason, (offset, CASES[offset][0], got[offset])
         if detail is not None:
             assert got[offset][1] == detail, (offset, got[offset])
+
+
+def test_implausible_event_time_names_the_bound_it_breaks(spark):
+    payloads = [json.dumps(tick(timestamp=ts)).encode() for ts in IMPLAUSIBLE_DETAILS]
+    parsed = parse_ticks(kafka_rows(spark, payloads), list(DEFAULT_TICKERS)).collect()
+    for row, bound in zip(
+        sorted(parsed, key=lambda r: r["kafka_offset"]), IMPLAUSIBLE_DETAILS.values(), strict=True
+    ):
+        assert row["reason"] == R.IMPLAUSIBLE_EVENT_TIME, row
+        assert bound in row["detail"], row
+
+
+def test_quarantined_rows_are_filed_under_a_readable_day(spark):
+    # Regression: a tick stamped 1e20 made the partition trade_date=+294247-01-10.
+    payloads = [json.dumps(tick(timestamp=ts)).encode() for ts in (1e20, -1e20, 2.0**63)]
+    parsed = parse_ticks(kafka_rows(spark, payloads), list(DEFAULT_TICKERS))
+    assert valid_ticks(parsed).count() == 0
+    days = {str(r["trade_date"]) for r in quarantined(parsed).collect()}
+    assert days == {"2026-03-02"}  # the Kafka timestamp's day
+
+
+def test_payload_text_and_key_are_valid_utf8_and_payload_keeps_the_bytes(spark):
+    garbage = b"\xff\xfe{\xc0\xaf}"
+    rows = [(b"\xff", garbage, "stock-ticks", 0, 0, datetime(2026, 3, 2, 15, 1, tzinfo=UTC))]
+    schema = (
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+    )
+    bad = quarantined(parse_ticks(spark.createDataFrame(rows, schema), list(DEFAULT_TICKERS)))
+    row = bad.collect()[0]
+    assert bytes(row["payload"]) == garbage
+    assert row["payload_text"] == garbage.decode("utf-8", errors="replace")
+    assert row["kafka_key"] == "\ufffd"
 
 
 def test_split_keeps_every_offset_once_with_lineage_and_payload(spark):

@@ -32,6 +32,7 @@ class BadKind(StrEnum):
     NEGATIVE_PRICE = "negative_price"
     NEGATIVE_VOLUME = "negative_volume"
     CROSSED_QUOTE = "crossed_quote"
+    IMPLAUSIBLE_EVENT_TIME = "implausible_event_time"
 
 
 R = QuarantineReason
@@ -45,6 +46,7 @@ EXPECTED_REASON: dict[BadKind, QuarantineReason] = {
     BadKind.NEGATIVE_PRICE: R.NON_POSITIVE_PRICE,
     BadKind.NEGATIVE_VOLUME: R.NEGATIVE_VOLUME,
     BadKind.CROSSED_QUOTE: R.CROSSED_QUOTE,
+    BadKind.IMPLAUSIBLE_EVENT_TIME: R.IMPLAUSIBLE_EVENT_TIME,
 }
 
 # Non-numeric strings for numeric fields; none of them is one Spark's JSON reader accepts as a
@@ -150,6 +152,11 @@ def _damage(
         tick["volume"] = -abs(int(tick["volume"])) - 1
     elif kind is BadKind.CROSSED_QUOTE:
         tick["bid"], tick["ask"] = tick["ask"], tick["bid"]
+    elif kind is BadKind.IMPLAUSIBLE_EVENT_TIME:
+        # A producer's unit or clock mistake: epoch milliseconds or microseconds, 0, year 2100.
+        tick["timestamp"] = rng.choice(
+            [float(tick["timestamp"]) * 1000, float(tick["timestamp"]) * 1e6, 0.0, 4.1e9]
+        )
 
 
 def _unknown_symbol(rng: random.Random, known: Collection[str]) -> str:
