@@ -17,16 +17,22 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from pyspark.sql import functions as F
 
+from stock_lakehouse import duckdb_conn
+from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.services.manager import LocalServices
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.producer import ensure_topic
+from stock_lakehouse.spark_session import get_spark_session
+from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import QuarantineReason
 from stock_lakehouse_tests.test_stream_exactly_once import (
     batch_files,
@@ -35,7 +41,7 @@ from stock_lakehouse_tests.test_stream_exactly_once import (
     read_tables,
     start_job,
 )
-from stock_lakehouse_tests.test_stream_validation import tick
+from stock_lakehouse_tests.test_stream_validation import EVENT, tick
 
 pytestmark = pytest.mark.integration
 
@@ -161,6 +167,51 @@ HOSTILE: list[tuple[str, bytes | None, bytes | None, str | None]] = [
     ("empty value", b"AAPL", b"", R.MALFORMED_JSON),
     ("JSON array", b"AAPL", b"[1, 2, 3]", R.MALFORMED_JSON),
     ("NUL bytes", b"AAPL", b'{"ticker": "AA\x00PL"}', R.MALFORMED_JSON),
+    # The strict contract (exactly one JSON object, UTF-8, each field of its JSON type).
+    ("trailing garbage", b"AAPL", json.dumps(tick()).encode() + b" xyz", R.MALFORMED_JSON),
+    ("two objects", b"AAPL", json.dumps(tick()).encode() * 2, R.MALFORMED_JSON),
+    ("single quotes", b"AAPL", json.dumps(tick()).replace('"', "'").encode(), R.MALFORMED_JSON),
+    ("trailing NUL", b"AAPL", json.dumps(tick()).encode() + b"\x00", R.MALFORMED_JSON),
+    ("object exchange", b"AAPL", json.dumps(tick(exchange={"a": 1})).encode(), R.WRONG_TYPE),
+    ("array exchange", b"AAPL", json.dumps(tick(exchange=[1])).encode(), R.WRONG_TYPE),
+    ("object tick_id", b"AAPL", json.dumps(tick(tick_id={"x": 1})).encode(), R.WRONG_TYPE),
+    ("object ticker", b"AAPL", json.dumps(tick(ticker={"a": 1})).encode(), R.WRONG_TYPE),
+    ("array ticker", b"AAPL", json.dumps(tick(ticker=["AAPL"])).encode(), R.WRONG_TYPE),
+    (
+        "invalid UTF-8 exchange",
+        b"AAPL",
+        json.dumps(tick(exchange="XX")).encode().replace(b"XX", b"\xff\xfe"),
+        R.MALFORMED_JSON,
+    ),
+    (
+        "overlong UTF-8 exchange",
+        b"AAPL",
+        json.dumps(tick(exchange="XX")).encode().replace(b"XX", b"\xc0\xaf"),
+        R.MALFORMED_JSON,
+    ),
+    (
+        "invalid UTF-8 ticker",
+        b"\xff",
+        json.dumps(tick(ticker="XX")).encode().replace(b"XX", b"\xff"),
+        R.MALFORMED_JSON,
+    ),
+    # A long non-ASCII string: Delta's 32-character stats prefix must not break a reader.
+    (
+        "long unicode exchange",
+        b"AAPL",
+        json.dumps(tick(exchange="x" * 31 + "🚀" * 3)).encode(),
+        None,
+    ),
+    # Every timestamp edge: none may become a partition value a reader cannot parse.
+    *[
+        (
+            f"timestamp {ts!r}",
+            b"AAPL",
+            json.dumps(tick(timestamp=ts)).encode(),
+            R.IMPLAUSIBLE_EVENT_TIME,
+        )
+        for ts in (0, -1, 1e20, -1e20, EVENT * 1e3, EVENT * 1e6, 4_102_444_800.0, 2.0**63)
+    ],
 ]
 
 
@@ -213,6 +264,34 @@ def test_hostile_messages_are_quarantined_with_reasons_and_the_stream_goes_on(
     assert {o: (names[o % len(names)], r) for o, r in landed.items()} == {
         o: (names[o % len(names)], r) for o, r in expected.items()
     }
+    assert_every_reader_reads_every_column(services, unique_name, len(raw), len(bad))
+
+
+def assert_every_reader_reads_every_column(
+    services: Settings, prefix: str, raw_rows: int, bad_rows: int
+) -> None:
+    """DuckDB, delta-rs and Spark each read every column of both tables, every row once.
+
+    Regressions: a tick stamped 1e20 made the partition `trade_date=+294247-01-10`, which DuckDB
+    and delta-rs refuse; invalid UTF-8 in `payload_text` made DuckDB refuse the quarantine table.
+    """
+    s3 = services.s3.model_copy(update={"prefix": prefix})
+    con = duckdb_conn.connect(s3=s3)
+    spark = get_spark_session("hostile_readers", services)
+    for table, rows in ((RAW_TICKS, raw_rows), (QUARANTINE, bad_rows)):
+        uri = table_uri(s3, table)
+        # Every column as text: each value is decoded, not only counted.
+        columns = [
+            d[0] for d in con.execute(f"DESCRIBE SELECT * FROM delta_scan('{uri}')").fetchall()
+        ]
+        cast = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in columns)
+        assert len(con.execute(f"SELECT {cast} FROM delta_scan('{uri}')").fetchall()) == rows
+        time_column = "event_time" if table == RAW_TICKS else "kafka_timestamp"
+        days = table_stats(uri, s3, time_column).days  # the log's stats parse, too
+        assert sum(day.rows for day in days.values()) == rows
+        assert all(date.fromisoformat(day) for day in days)
+        frame = spark.read.format("delta").load(table_uri(s3, table, scheme="s3a"))
+        assert frame.select([F.col(c).cast("string") for c in frame.columns]).count() == rows
 
 
 def test_dbt_failure_on_one_day_leaves_the_published_marts_and_a_rerun_repairs_it(
