@@ -100,8 +100,12 @@ def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(
     day1 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC).timestamp()
     payloads = [json.dumps(tick(timestamp=day1 + i)).encode() for i in range(30)]
     payloads += [json.dumps(tick(timestamp=day1 + 86_400 + i)).encode() for i in range(12)]
+    # Kafka gets each tick a second after its event: an event a day after Kafka's time would be
+    # quarantined as implausible_event_time.
+    received = [datetime.fromtimestamp(json.loads(p)["timestamp"] + 1, UTC) for p in payloads]
     payloads += [b"not json"] * 3  # filed under the Kafka timestamp's day, 2026-03-02
-    writer(kafka_rows(spark, payloads), 0)
+    received += [datetime(2026, 3, 2, 16, 0, tzinfo=UTC)] * 3
+    writer(kafka_rows(spark, payloads, received), 0)
 
     with dg.instance_for_test() as instance:
         result = raw_ticks_partitions_sensor(dg.build_sensor_context(instance=instance))
@@ -118,7 +122,8 @@ def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(
         assert again.asset_events == []
 
         more = [json.dumps(tick(timestamp=day1 + 86_400 + 100 + i)).encode() for i in range(5)]
-        writer(kafka_rows(spark, more), 1)
+        more_received = [datetime.fromtimestamp(json.loads(p)["timestamp"] + 1, UTC) for p in more]
+        writer(kafka_rows(spark, more, more_received), 1)
         third = raw_ticks_partitions_sensor(
             dg.build_sensor_context(instance=instance, cursor=result.cursor)
         )

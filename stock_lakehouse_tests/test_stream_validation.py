@@ -103,10 +103,12 @@ IMPLAUSIBLE_DETAILS = {
 }
 
 
-def kafka_rows(spark, payloads):
+def kafka_rows(spark, payloads, kafka_times=None):
+    """Rows shaped like Spark's Kafka source; Kafka got each at `kafka_times` (default 15:01)."""
+    kafka_times = kafka_times or [datetime(2026, 3, 2, 15, 1, tzinfo=UTC)] * len(payloads)
     rows = [
-        (b"AAPL", payload, "stock-ticks", 0, offset, datetime(2026, 3, 2, 15, 1, tzinfo=UTC))
-        for offset, payload in enumerate(payloads)
+        (b"AAPL", payload, "stock-ticks", 0, offset, at)
+        for offset, (payload, at) in enumerate(zip(payloads, kafka_times, strict=True))
     ]
     schema = (
         "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
