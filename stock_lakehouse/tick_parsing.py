@@ -85,15 +85,19 @@ _STRICT_JSON = {
 }
 
 
-def implausible_event_time(timestamp: Column, kafka_ts: Column, bounds: EventTimeBounds) -> Column:
+def implausible_event_time(
+    timestamp: Column, kafka_ts: Column, bounds: EventTimeBounds, now: Column | None = None
+) -> Column:
     """Which bound the event time (epoch seconds) breaks, as a sentence; null when plausible.
 
     Compared as doubles, before any conversion: 1e20 or 2^63 would saturate Spark's timestamp and
-    make a partition value (`+294247-01-10`) that DuckDB and delta-rs cannot parse.
+    make a partition value (`+294247-01-10`) that DuckDB and delta-rs cannot parse. `now` is the
+    stream's clock (default: the current time); the repair job passes each row's `ingested_at`, so
+    a rerun judges every row as it did the first time.
     """
     earliest = datetime.combine(bounds.earliest_date, time(), UTC).timestamp()
     kafka = _epoch_seconds(kafka_ts)
-    now = _epoch_seconds(F.current_timestamp())
+    now = _epoch_seconds(F.current_timestamp() if now is None else now)
     lead = bounds.max_lead_minutes * 60.0
     return (
         F.when(
@@ -117,7 +121,7 @@ def implausible_event_time(timestamp: Column, kafka_ts: Column, bounds: EventTim
     )
 
 
-def _plausible_date(ts: Column, bounds: EventTimeBounds) -> Column:
+def plausible_date(ts: Column, bounds: EventTimeBounds) -> Column:
     """The UTC date of a timestamp inside [earliest date, now + lead], else null."""
     earliest = F.lit(bounds.earliest_date)
     latest = F.current_timestamp() + F.expr(f"INTERVAL {bounds.max_lead_minutes * 60:.0f} SECONDS")
@@ -239,7 +243,7 @@ def parse_ticks(
         event_time.alias("event_time"),
         F.coalesce(
             F.to_date(event_time),
-            _plausible_date(F.col("kafka_timestamp"), bounds),
+            plausible_date(F.col("kafka_timestamp"), bounds),
             F.current_date(),
         ).alias("trade_date"),
         F.current_timestamp().alias("ingested_at"),
