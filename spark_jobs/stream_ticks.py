@@ -10,14 +10,24 @@ id), so Delta skips whichever of the two appends had already committed before a 
 id lives in the checkpoint: a new checkpoint gets a new id, so its batch ids never collide with
 those of an old one.
 
-SIGTERM or Ctrl-C to this Python process stops the query after the current micro-batch. (Signal
-the driver, not its process group: the JVM ends at once on SIGTERM.)
+One stream per checkpoint: before Spark starts, the job takes the checkpoint's lease
+(stock_lakehouse.stream_lease); a second job on the same checkpoint exits at once, naming the
+holder. The job never outlives its supervisor: it runs in a process group of its own (with its
+JVM), and when its parent process dies (a killed Dagster run worker, a closed terminal) it stops
+as on SIGTERM.
+
+SIGTERM or Ctrl-C to this Python process stops the query after the current micro-batch; if that
+takes longer than the trigger interval plus a few seconds (a batch stuck on an unreachable store,
+say), the job kills its process group, JVM included: the unfinished batch is redone, from the same
+offsets, by the next start. (Signal the driver, not its process group: the JVM ends at once on
+SIGTERM.)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -32,6 +42,7 @@ from pyspark.sql import functions as F
 
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session
+from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import (
     QUARANTINE_COLUMNS,
@@ -45,6 +56,9 @@ from stock_lakehouse.ticks import EventTimeBounds
 __all__ = ["QUARANTINE_COLUMNS", "RAW_COLUMNS", "parse_ticks", "quarantined", "run", "valid_ticks"]
 
 log = logging.getLogger("stream_ticks")
+
+# How long a requested stop may take beyond the trigger interval before the job kills itself.
+STOP_GRACE_SECONDS = 7.0
 
 
 class StopRequested(Exception):
@@ -139,8 +153,10 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
         if available_now
         else {"processingTime": f"{settings.stream.trigger_seconds} seconds"}
     )
+    stopper = Stopper(writer.stop_requested, settings.stream.trigger_seconds + STOP_GRACE_SECONDS)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: writer.stop_requested.set())
+        signal.signal(signum, lambda signum, _: stopper.request(signal.Signals(signum).name))
+    watch_parent(stopper)
 
     settings.stream.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     query = (
@@ -159,9 +175,56 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
         except StreamingQueryException:
             break  # reported below, unless it is the StopRequested of a stop we asked for
     if writer.stop_requested.is_set():
-        _stop_after_current_batch(query)
+        _stop_after_current_batch(query, timeout=stopper.deadline_seconds)
     elif query.exception() is not None:
         raise RuntimeError(f"stream_ticks failed: {query.exception()}")
+
+
+class Stopper:
+    """A requested stop: graceful first, and a kill of the process group when it takes too long."""
+
+    def __init__(self, requested: threading.Event, deadline_seconds: float) -> None:
+        self.requested = requested
+        self.deadline_seconds = deadline_seconds
+
+    def request(self, why: str) -> None:
+        if self.requested.is_set():
+            return
+        log.info("%s: stopping after the current micro-batch", why)
+        self.requested.set()
+        timer = threading.Timer(self.deadline_seconds, self._kill, args=(why,))
+        timer.daemon = True
+        timer.start()
+
+    def _kill(self, why: str) -> None:
+        log.warning(
+            "%s: not stopped within %.0fs, killing the stream and its JVM; the unfinished batch "
+            "is redone from the same offsets at the next start",
+            why,
+            self.deadline_seconds,
+        )
+        logging.shutdown()
+        if os.getpgrp() == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(1)
+
+
+def watch_parent(stopper: Stopper, interval: float = 1.0) -> None:
+    """Stop when the parent process dies (the process is re-parented): no orphan streams.
+
+    A watchdog thread rather than Linux's parent-death signal, which fires when the parent's
+    *thread* ends, and which a parent that died before this process armed it never sends.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stopper.requested.is_set():
+            if os.getppid() != parent:
+                stopper.request(f"supervisor PID {parent} is gone")
+                return
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _stop_after_current_batch(query, timeout: float = 120) -> None:
@@ -207,9 +270,30 @@ def main(argv: list[str] | None = None) -> int:
             update={"stream": settings.stream.model_copy(update=stream_overrides)}
         )
     topic = args.topic or settings.kafka.ticks_topic
-    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        run(settings, topic, args.available_now)
-        return 0
+    if os.getpgrp() != os.getpid():
+        # A group of its own, which its JVM joins: stopping the group stops both, and nothing
+        # else. (Run by hand from a shell, the job is already its job's group leader.)
+        os.setpgrp()
+    lease = StreamLease(settings.stream.checkpoint_dir)
+    pipes_process = PipesEnvVarParamsLoader().is_dagster_pipes_process()
+    try:
+        lease.acquire(run_id=os.environ.get(RUN_ID_ENV))
+    except CheckpointHeld as exc:
+        print(f"stream_ticks: {exc}", file=sys.stderr)
+        if pipes_process:
+            with open_dagster_pipes() as pipes:
+                pipes.log.error(str(exc))
+        return 3
+    try:
+        if not pipes_process:
+            run(settings, topic, args.available_now)
+            return 0
+        return _run_in_dagster(settings, topic, args.available_now)
+    finally:
+        lease.release()
+
+
+def _run_in_dagster(settings: Settings, topic: str, available_now: bool) -> int:
     with open_dagster_pipes() as pipes:  # launched by Dagster: batches show up in the run
 
         def report(result: BatchResult) -> None:
@@ -220,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             pipes.report_custom_message(asdict(result))
 
-        run(settings, topic, args.available_now, on_batch=report)
+        run(settings, topic, available_now, on_batch=report)
     return 0
 
 

@@ -297,13 +297,22 @@ def demo_down() -> None:
     )
 
     settings = get_settings()
+    stopped = []
     with console.status("stopping") as spinner:
         apps = (DashboardService(settings), DagsterService(settings), SimulatorService(settings))
         for app in apps:
             spinner.update(f"stopping {app.name}")
-            app.stop()
-        LocalServices(settings).down(on_stop=lambda s: spinner.update(f"stopping {s.name}"))
-    console.print("stopped; data stays in " + str(settings.local.state_dir), highlight=False)
+            if app.stop():
+                stopped.append(app.name)
+        # Then any stream Dagster no longer knows (found by its checkpoint's lease), and the rest.
+        stopped += LocalServices(settings).down(
+            on_stop=lambda s: spinner.update(f"stopping {s.name}")
+        )
+    console.print(
+        f"stopped: {', '.join(stopped) or 'nothing was running'}; data stays in "
+        f"{settings.local.state_dir}",
+        highlight=False,
+    )
 
 
 def _print_status(local: LocalServices):

@@ -48,6 +48,8 @@ TEST_ENV = {
     "S3_SECRET_ACCESS_KEY": "test-secret-key",
     "S3_BUCKET": "lakehouse-test",
     "SPARK_MASTER": "local[2]",
+    # Never the demo's checkpoint: `services down` in a test stops the streams on these.
+    "STREAM_CHECKPOINT_DIR": str(TEST_STATE_DIR / "checkpoints" / "stream_ticks"),
     "DAGSTER_HOME": str(PROJECT_ROOT),
     "DAGSTER_STORAGE_DIR": str(TEST_STATE_DIR / "dagster"),
 }

@@ -9,6 +9,7 @@ from stock_lakehouse.services.kafka import KafkaService
 from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.services.seaweedfs import SeaweedS3Service
 from stock_lakehouse.settings import Settings
+from stock_lakehouse.stream_lease import held_leases, stop_stream
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -61,12 +62,25 @@ class LocalServices:
             service.start()
 
     def down(self, on_stop=None) -> list[str]:
-        stopped = []
+        """Stop the project's streams (found by their leases), then the services."""
+        stopped = self.stop_streams()
         for service in reversed(self.managed()):
             if on_stop:
                 on_stop(service)
             if service.stop():
                 stopped.append(service.name)
+        return stopped
+
+    def stop_streams(self) -> list[str]:
+        """Every stream_ticks on this project's checkpoints, whether Dagster still knows it or not.
+
+        First, while Kafka and the S3 store still answer, so each can finish its batch.
+        """
+        stream = self.settings.stream
+        stopped = []
+        for holder in held_leases([stream.checkpoint_dir]):
+            if stop_stream(holder, grace_seconds=stream.trigger_seconds + 10):
+                stopped.append(f"stream_ticks (PID {holder.pid})")
         return stopped
 
     def status(self) -> list[ServiceStatus]:

@@ -45,7 +45,7 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _process_start_ticks(pid: int) -> str | None:
+def process_start_ticks(pid: int) -> str | None:
     """Start time of a PID in clock ticks since boot (Linux), or None if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -87,7 +87,7 @@ class ManagedProcess:
             pid = int(pid_text)
         except (OSError, ValueError):
             return None
-        if _process_start_ticks(pid) != started:
+        if process_start_ticks(pid) != started:
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
@@ -124,7 +124,7 @@ class ManagedProcess:
             ) from exc
         finally:
             log.close()
-        started = _process_start_ticks(proc.pid) or "0"
+        started = process_start_ticks(proc.pid) or "0"
         self.pid_file.write_text(f"{proc.pid} {started}\n")
         self.wait_healthy(proc)
 
@@ -155,13 +155,13 @@ class ManagedProcess:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline and _process_start_ticks(pid) is not None:
+        while time.monotonic() < deadline and process_start_ticks(pid) is not None:
             _reap(pid)
             time.sleep(0.1)
-        if _process_start_ticks(pid) is not None:
+        if process_start_ticks(pid) is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            while _process_start_ticks(pid) is not None:
+            while process_start_ticks(pid) is not None:
                 _reap(pid)
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)

@@ -2,7 +2,9 @@
 
 The run lasts as long as the stream: Dagster Pipes runs spark_jobs/stream_ticks.py as a subprocess,
 forwards its log lines and per-batch metrics into the run, and on termination sends it SIGINT,
-which the job honours after its current micro-batch.
+which the job honours after its current micro-batch. The stream stops by itself when this run's
+worker dies; a stream that still holds the checkpoint's lease although its run has ended (it was
+stopping, or outlived its worker) is stopped here before the new one starts.
 """
 
 import sys
@@ -10,6 +12,7 @@ import sys
 import dagster as dg
 
 from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
+from stock_lakehouse.stream_lease import RUN_ID_ENV, StreamLease, stop_stream
 
 STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
 # Set on runs that `stock-lakehouse demo down` ended: the supervisor restarts those, while a run a
@@ -45,9 +48,35 @@ def run_stream(
     config: StreamConfig,
     pipes_subprocess_client: dg.PipesSubprocessClient,
 ) -> None:
-    command = stream_command(get_settings(), config)
+    settings = get_settings()
+    stop_orphan_stream(context, settings)
+    command = stream_command(settings, config)
     context.log.info(f"starting: {' '.join(command)}")
-    pipes_subprocess_client.run(command=command, context=context, cwd=str(PROJECT_ROOT))
+    pipes_subprocess_client.run(
+        command=command, context=context, cwd=str(PROJECT_ROOT), env={RUN_ID_ENV: context.run_id}
+    )
+
+
+def stop_orphan_stream(context: dg.OpExecutionContext, settings: Settings) -> None:
+    """Stop the stream holding the checkpoint if its run is over; fail if its run still runs."""
+    holder = StreamLease(settings.stream.checkpoint_dir).holder()
+    if holder is None:
+        return
+    run = context.instance.get_run_by_id(holder.run_id) if holder.run_id else None
+    if run is not None and not run.is_finished:
+        raise dg.Failure(
+            f"the stream {holder.describe()} already runs on {settings.stream.checkpoint_dir} "
+            f"and its run is {run.status.value}: terminate that run to restart the stream"
+        )
+    status = run.status.value if run is not None else "no Dagster run"
+    context.log.warning(
+        f"stopping the stream {holder.describe()}: it still holds the checkpoint "
+        f"{settings.stream.checkpoint_dir} although its run has ended ({status})"
+    )
+    grace = settings.stream.trigger_seconds + 10
+    if not stop_stream(holder, grace_seconds=grace):
+        raise dg.Failure(f"could not stop the stream {holder.describe()} within {grace:.0f}s")
+    context.log.info(f"stopped the stream PID {holder.pid}")
 
 
 @dg.job(
