@@ -297,3 +297,45 @@ def test_kill_9_of_the_run_worker_then_of_the_stream_leaves_one_supervised_strea
     landed = [(p, o) for p, o in raw] + [(p, o) for p, o, _ in bad]
     assert len(landed) == len(set(landed)) == 4_000
     assert set(landed) == set(producer.acked)
+
+
+def test_the_stream_op_stops_a_stream_whose_run_has_ended_and_refuses_beside_a_running_one(
+    services, unique_name, test_state_dir, capsys
+):
+    """What run_stream does before it starts a stream: the lease's holder decides."""
+    import dagster as dg
+
+    from stock_lakehouse.defs.ingest.jobs import ingest_stream, stop_orphan_stream
+    from stock_lakehouse.stream_lease import RUN_ID_ENV
+
+    create_topic(services.kafka.bootstrap_servers, unique_name, partitions=1)
+    TickProducer(services.kafka.bootstrap_servers, unique_name).produce(100)
+    state = test_state_dir / unique_name
+    state.mkdir(parents=True)
+    checkpoint, log = state / "checkpoint", state / "stream.log"
+    settings = services.model_copy(
+        update={"stream": services.stream.model_copy(update={"checkpoint_dir": checkpoint})}
+    )
+    with dg.instance_for_test() as instance:
+        old_run = instance.create_run_for_job(ingest_stream)
+        env = {**job_env(services, unique_name, checkpoint), RUN_ID_ENV: old_run.run_id}
+        stream = start_job(env, unique_name, log=log)
+        try:
+            holder = wait_for(lambda: StreamLease(checkpoint).holder(), "the lease", 120, log)
+            assert holder.run_id == old_run.run_id
+
+            # Its run has not ended: the op refuses, and the stream keeps running.
+            with pytest.raises(dg.Failure, match=f"PID {stream.pid}.*already runs"):
+                stop_orphan_stream(dg.build_op_context(instance=instance), settings)
+            assert holder.alive()
+
+            instance.report_run_failed(old_run)
+            capsys.readouterr()
+            stop_orphan_stream(dg.build_op_context(instance=instance), settings)
+            logged = capsys.readouterr().err  # the op's log lines, as the run's log shows them
+            assert f"stopping the stream PID {stream.pid}" in logged
+            assert "its run has ended (FAILURE)" in logged
+            assert group_gone(stream.pid)
+            assert StreamLease(checkpoint).holder() is None
+        finally:
+            kill_group(stream, signal.SIGKILL)
