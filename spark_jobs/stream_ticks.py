@@ -37,7 +37,7 @@ from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 from pyspark.errors import StreamingQueryException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from stock_lakehouse.settings import Settings, get_settings
@@ -57,6 +57,10 @@ __all__ = ["QUARANTINE_COLUMNS", "RAW_COLUMNS", "parse_ticks", "quarantined", "r
 
 log = logging.getLogger("stream_ticks")
 
+# Delta sets this session conf to the version of each commit it makes: unchanged after an append
+# means Delta skipped it (the batch's transaction id had committed before a crash).
+LAST_COMMIT_CONF = "spark.databricks.delta.lastCommitVersionInSession"
+
 # How long a requested stop may take beyond the trigger interval before the job kills itself.
 STOP_GRACE_SECONDS = 7.0
 
@@ -71,6 +75,7 @@ class BatchResult:
     raw_rows: int
     quarantined_rows: int
     seconds: float
+    replayed: bool = False  # its raw append had committed before a restart: counts unknown (0)
 
 
 class DeltaBatchWriter:
@@ -92,6 +97,28 @@ class DeltaBatchWriter:
         self.on_batch = lambda result: None
         self.stop_requested = threading.Event()
 
+    def _append(self, frame: DataFrame, uri: str, batch_id: int) -> None:
+        (
+            frame.write.format("delta")
+            .mode("append")
+            .partitionBy("trade_date")
+            .option("txnAppId", self.app_id)
+            .option("txnVersion", batch_id)
+            .save(uri)
+        )
+
+    @staticmethod
+    def _observed(counts: Observation, timeout: float = 30) -> tuple[int, int] | None:
+        """The counts the raw append observed; None if they never arrive (then: write both)."""
+        result: list[dict] = []
+        waiter = threading.Thread(target=lambda: result.append(counts.get), daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+        if not result:
+            log.warning("no row counts from the raw append within %.0fs", timeout)
+            return None
+        return int(result[0]["raw"]), int(result[0]["bad"])
+
     def set_query_id(self, query_id: str) -> None:
         self.app_id = f"stream_ticks-{query_id}"
         self._query_id.set()
@@ -103,26 +130,31 @@ class DeltaBatchWriter:
             # and runs again after a restart, from the offsets the checkpoint logged for it.
             raise StopRequested(f"batch {batch_id} not started: stop requested")
         started = time.monotonic()
-        parsed = parse_ticks(batch, self.known_tickers, self.bounds).persist()
-        try:
-            raw = valid_ticks(parsed)
-            bad = quarantined(parsed)
-            counts = parsed.agg(
-                F.count_if(F.col("reason").isNull()), F.count_if(F.col("reason").isNotNull())
-            ).first()
-            raw_rows, bad_rows = int(counts[0]), int(counts[1])
-            for frame, uri in ((raw, self.raw_uri), (bad, self.quarantine_uri)):
-                (
-                    frame.write.format("delta")
-                    .mode("append")
-                    .partitionBy("trade_date")
-                    .option("txnAppId", self.app_id)
-                    .option("txnVersion", batch_id)
-                    .save(uri)
-                )
-        finally:
-            parsed.unpersist()
-        self.on_batch(BatchResult(batch_id, raw_rows, bad_rows, time.monotonic() - started))
+        parsed = parse_ticks(batch, self.known_tickers, self.bounds)
+        # One pass over the batch in the common case: the raw append counts both kinds of rows as
+        # it runs (no cache, no count job), and quarantine is written only when there are bad
+        # rows, in a second pass over those offsets.
+        counts = Observation(f"stream_ticks-{batch_id}")
+        observed = parsed.observe(
+            counts,
+            F.count_if(F.col("reason").isNull()).alias("raw"),
+            F.count_if(F.col("reason").isNotNull()).alias("bad"),
+        )
+        spark = batch.sparkSession
+        committed_before = spark.conf.get(LAST_COMMIT_CONF, None)
+        self._append(valid_ticks(observed), self.raw_uri, batch_id)
+        measured = None  # stays None for a replayed batch whose raw append had committed
+        if spark.conf.get(LAST_COMMIT_CONF, None) != committed_before:
+            measured = self._observed(counts)
+        if measured is None or measured[1] > 0:
+            # Unknown counts write quarantine too: Delta skips it if it had committed.
+            self._append(quarantined(parsed), self.quarantine_uri, batch_id)
+        raw_rows, bad_rows = measured or (0, 0)
+        self.on_batch(
+            BatchResult(
+                batch_id, raw_rows, bad_rows, time.monotonic() - started, replayed=measured is None
+            )
+        )
 
 
 def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
@@ -159,6 +191,7 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
     watch_parent(stopper)
 
     settings.stream.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    create_tables(spark, writer)
     query = (
         kafka_stream(spark, settings, topic)
         .writeStream.queryName("stream_ticks")
@@ -242,12 +275,31 @@ def _stop_after_current_batch(query, timeout: float = 120) -> None:
 
 def _log_batch(result: BatchResult) -> None:
     log.info(
-        "batch %d: %d raw, %d quarantined in %.1fs",
+        "batch %d: %d raw, %d quarantined in %.1fs%s",
         result.batch_id,
         result.raw_rows,
         result.quarantined_rows,
         result.seconds,
+        " (replayed: committed before the restart)" if result.replayed else "",
     )
+
+
+def create_tables(spark: SparkSession, writer: DeltaBatchWriter) -> None:
+    """Both tables exist, empty, before the first batch: readers of quarantine need the table
+    though batches without bad rows write nothing to it. Same schema as the batches write."""
+    from delta.tables import DeltaTable
+
+    kafka_schema = (
+        "key binary, value binary, topic string, partition int, offset long, "
+        "timestamp timestamp, timestampType int"
+    )
+    parsed = parse_ticks(spark.createDataFrame([], kafka_schema), writer.known_tickers)
+    for frame, uri in (
+        (valid_ticks(parsed), writer.raw_uri),
+        (quarantined(parsed), writer.quarantine_uri),
+    ):
+        if not DeltaTable.isDeltaTable(spark, uri):
+            frame.write.format("delta").mode("append").partitionBy("trade_date").save(uri)
 
 
 def main(argv: list[str] | None = None) -> int:

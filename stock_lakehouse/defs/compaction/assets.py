@@ -18,6 +18,9 @@ from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 
 COMPACT_JOB = PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"
 COMPACTED_TICKS_KEY = dg.AssetKey("compacted_ticks")
+# One writer per Delta table: Delta on S3 has no multi-writer log store here, so two drivers that
+# commit at once could lose a commit. dagster.yaml's default pool limit of 1 applies.
+COMPACTED_TICKS_WRITER_POOL = "compacted_ticks_writer"
 
 
 def compaction_command(start: date, end: date) -> list[str]:
@@ -46,6 +49,7 @@ def compaction_command(start: date, end: date) -> list[str]:
         )
     ],
     group_name="batch",
+    pool=COMPACTED_TICKS_WRITER_POOL,
     kinds={"spark", "delta", "s3"},
     owners=["team:data-platform"],
     description=(
