@@ -60,6 +60,12 @@ log = logging.getLogger("stream_ticks")
 # Delta sets this session conf to the version of each commit it makes: unchanged after an append
 # means Delta skipped it (the batch's transaction id had committed before a crash).
 LAST_COMMIT_CONF = "spark.databricks.delta.lastCommitVersionInSession"
+STREAM_SPARK_CONF = {
+    # Rows of a task go to one open writer per trade_date instead of being sorted by trade_date
+    # first (what Delta's writer does for a partitioned table when this is 0); past 4 dates in
+    # one task it falls back to sorting. A batch of live ticks holds one or two dates.
+    "spark.sql.maxConcurrentOutputFileWriters": "4",
+}
 
 # How long a requested stop may take beyond the trigger interval before the job kills itself.
 STOP_GRACE_SECONDS = 7.0
@@ -172,7 +178,7 @@ def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFra
 
 def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> None:
     """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C."""
-    spark = get_spark_session("stream_ticks", settings)
+    spark = get_spark_session("stream_ticks", settings, **STREAM_SPARK_CONF)
     writer = DeltaBatchWriter(
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
