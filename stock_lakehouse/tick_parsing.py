@@ -5,9 +5,10 @@ VARIANT parser (Jackson with its strict defaults: no single quotes, comments, un
 leading zeros, NaN/Infinity literals, duplicate keys or lone surrogates). The value is exactly one
 JSON object only if it starts with `{` and that array has exactly two elements, the second the
 digest: trailing content (`{...} xyz`, `{...}{...}`, `{...}]...`, a NUL byte) either breaks the
-array's syntax or would have to contain the SHA-256 of itself. The fields are then read once with
-`from_json` as VARIANTs, so each keeps its JSON type: `"exchange": {"a": 1}` is a wrong type, not
-the text of an object.
+array's syntax or would have to contain the SHA-256 of itself. The fields are read from that one
+parse (`$[0].<field>` as VARIANTs), so each keeps its JSON type: `"exchange": {"a": 1}` is a wrong
+type, not the text of an object. One JSON parse per message: an earlier version parsed each value
+twice (the wrapper, then `from_json` into VARIANT fields).
 
 Used by the stream (spark_jobs/stream_ticks.py) and by the repair job; the functions are pure, so
 tests call them on a static DataFrame shaped like Spark's Kafka source.
@@ -19,7 +20,6 @@ from datetime import UTC, datetime, time
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType, VariantType
 
 from stock_lakehouse.ticks import SCHEMA_VERSION, TICK_FIELDS, EventTimeBounds, QuarantineReason
 
@@ -56,12 +56,15 @@ def _epoch_seconds(ts: Column) -> Column:
     return F.unix_micros(ts).cast("double") / 1e6
 
 
-def is_exactly_one_object(value: Column) -> Column:
-    """True if `value` is valid UTF-8 holding exactly one JSON object, in JSON's strict syntax."""
+def _wrapped(value: Column, digest: Column) -> Column:
+    """`[<value>,"<digest>"]` parsed strictly as one VARIANT; null when it does not parse."""
+    text = value.cast("string")
+    return F.try_parse_json(F.concat(F.lit("["), text, F.lit(',"'), digest, F.lit('"]')))
+
+
+def _is_exactly_one_object(value: Column, digest: Column, wrapped: Column) -> Column:
     text = value.cast("string")
     starts_an_object = F.ltrim(text, F.lit(" \t\r\n")).startswith("{")
-    digest = F.sha2(value, 256)
-    wrapped = F.try_parse_json(F.concat(F.lit("["), text, F.lit(',"'), digest, F.lit('"]')))
     return F.coalesce(
         F.is_valid_utf8(text)
         & starts_an_object
@@ -71,18 +74,10 @@ def is_exactly_one_object(value: Column) -> Column:
     )
 
 
-# Each declared field as a VARIANT keeps its JSON type (a string, a number, an object...); the
-# parser's lenient defaults are off. Objects only: `[1, 2]` or `"x"` parse to null.
-_FIELDS_AS_VARIANT = StructType([StructField(f, VariantType()) for f in TICK_FIELDS])
-_STRICT_JSON = {
-    "allowSingleQuotes": "false",
-    "allowNonNumericNumbers": "false",
-    "allowComments": "false",
-    "allowUnquotedFieldNames": "false",
-    "allowNumericLeadingZeros": "false",
-    "allowUnquotedControlChars": "false",
-    "allowBackslashEscapingAnyCharacter": "false",
-}
+def is_exactly_one_object(value: Column) -> Column:
+    """True if `value` is valid UTF-8 holding exactly one JSON object, in JSON's strict syntax."""
+    digest = F.sha2(value, 256)
+    return _is_exactly_one_object(value, digest, _wrapped(value, digest))
 
 
 def implausible_event_time(
@@ -146,12 +141,25 @@ def parse_ticks(
             F.col("partition").alias("kafka_partition"),
             F.col("offset").alias("kafka_offset"),
             F.col("timestamp").alias("kafka_timestamp"),
-            is_exactly_one_object(F.col("value")).alias("_single"),
-            F.from_json(F.col("value").cast("string"), _FIELDS_AS_VARIANT, _STRICT_JSON).alias(
-                "_s"
+            F.sha2(F.col("value"), 256).alias("_digest"),
+        )
+        .select("*", _wrapped(F.col("payload"), F.col("_digest")).alias("_w"))
+        .select(
+            "*",
+            _is_exactly_one_object(F.col("payload"), F.col("_digest"), F.col("_w")).alias(
+                "_single"
             ),
         )
-        .select("*", *[F.col(f"_s.{f}").alias(f"_v_{f}") for f in fields])
+        # The fields from that one parse: `$[0]` is the object when the value is exactly one.
+        .select(
+            "*",
+            *[
+                F.when(F.col("_single"), F.try_variant_get("_w", f"$[0].{f}", "variant")).alias(
+                    f"_v_{f}"
+                )
+                for f in fields
+            ],
+        )
         .select(
             "*",
             *[F.schema_of_variant(f"_v_{f}").alias(f"_j_{f}") for f in fields],
@@ -188,7 +196,7 @@ def parse_ticks(
     R = QuarantineReason
     rules: list[tuple[Column, str, Column]] = [
         (
-            ~F.col("_single") | F.col("_s").isNull(),
+            ~F.col("_single"),
             R.MALFORMED_JSON,
             F.lit("payload is not exactly one JSON object in UTF-8"),
         ),
