@@ -58,7 +58,12 @@ def sorted_into_files(ticks: DataFrame, files: int) -> DataFrame:
     Range partitioning keeps each ticker's ticks in one or two files, so a reader of one symbol
     skips most of the day by the files' min/max statistics.
     """
-    return ticks.repartitionByRange(files, "ticker", "event_time").sortWithinPartitions(*SORT_KEY)
+    # trade_date leads the sort (one value per day, so the order is the same): Delta's writer
+    # needs rows ordered by the partition column, and without it adds a sort by trade_date alone,
+    # which, once it spills, merges the spilled runs of that one key in any order.
+    return ticks.repartitionByRange(files, "ticker", "event_time").sortWithinPartitions(
+        "trade_date", *SORT_KEY
+    )
 
 
 def output_file_count(input_bytes: int, target_file_bytes: int) -> int:

@@ -10,6 +10,8 @@ import time
 from datetime import date
 
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
@@ -165,3 +167,56 @@ def test_compaction_killed_mid_write_leaves_day_readable_and_rerun_fixes_it(
     assert result.check_passed and result.compacted_rows == 1600
     offsets = day_rows(seeded, COMPACTED_TICKS, DAY_2, ["kafka_offset"])["kafka_offset"]
     assert pc.count_distinct(offsets).as_py() == offsets.length() == 1600
+
+
+@pytest.mark.integration
+def test_every_compacted_file_is_sorted_inside_even_when_the_writer_spills(
+    spark, seeded: Settings, test_state_dir
+):
+    """Row by row, in file order: (ticker, event_time, kafka_partition, kafka_offset) never drops.
+
+    The job runs as its own process with Spark forced to spill every sort after 100 rows, as a
+    large day does: a sort by trade_date that Delta's writer adds before writing (when the plan's
+    order does not start with the partition column) merges spilled runs of equal keys in any order.
+    """
+    log = test_state_dir / f"compaction-spill-{os.getpid()}.log"
+    with log.open("wb") as out:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"),
+                "--start",
+                DAY_1.isoformat(),
+                "--end",
+                DAY_3.isoformat(),
+            ],
+            env={
+                **os.environ,
+                "S3_PREFIX": seeded.s3.prefix,
+                "PYSPARK_SUBMIT_ARGS": (
+                    "--conf spark.shuffle.spill.numElementsForceSpillThreshold=100 pyspark-shell"
+                ),
+            },
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+        )
+    assert done.returncode == 0, log.read_text()[-3000:]
+    table = delta(seeded, COMPACTED_TICKS)
+    files = [f for f in table.file_uris() if "trade_date=2026-03-0" in f]
+    assert files
+    key = ["ticker", "event_time", "kafka_partition", "kafka_offset"]
+    s3 = seeded.s3
+    fs = pafs.S3FileSystem(
+        access_key=s3.access_key_id,
+        secret_key=s3.secret_access_key.get_secret_value(),
+        endpoint_override=s3.endpoint_url,
+        scheme="http" if s3.endpoint_url.startswith("http://") else "https",
+        region=s3.region,
+    )
+    for uri in files:
+        rows = pq.read_table(uri.removeprefix("s3://"), columns=key, filesystem=fs).to_pylist()
+        keys = [tuple(r[c] for c in key) for r in rows]
+        drops = [i for i in range(1, len(keys)) if keys[i] < keys[i - 1]]
+        assert not drops, f"{uri}: order drops at rows {drops[:5]} of {len(keys)}"
