@@ -26,9 +26,11 @@ SIGTERM.)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -42,7 +44,7 @@ from pyspark.sql import functions as F
 
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session
-from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease
+from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease, group_members
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import (
     QUARANTINE_COLUMNS,
@@ -57,8 +59,10 @@ __all__ = ["QUARANTINE_COLUMNS", "RAW_COLUMNS", "parse_ticks", "quarantined", "r
 
 log = logging.getLogger("stream_ticks")
 
-# Delta sets this session conf to the version of each commit it makes: unchanged after an append
-# means Delta skipped it (the batch's transaction id had committed before a crash).
+# Delta sets this session conf to the version of each commit it makes. Unset before an append, it
+# is still unset afterwards when Delta skipped the append (the batch's transaction id had
+# committed before a crash). Not a comparison with the value before: raw's new version may equal
+# quarantine's last one.
 LAST_COMMIT_CONF = "spark.databricks.delta.lastCommitVersionInSession"
 STREAM_SPARK_CONF = {
     # Rows of a task go to one open writer per trade_date instead of being sorted by trade_date
@@ -147,10 +151,10 @@ class DeltaBatchWriter:
             F.count_if(F.col("reason").isNotNull()).alias("bad"),
         )
         spark = batch.sparkSession
-        committed_before = spark.conf.get(LAST_COMMIT_CONF, None)
+        spark.conf.unset(LAST_COMMIT_CONF)
         self._append(valid_ticks(observed), self.raw_uri, batch_id)
         measured = None  # stays None for a replayed batch whose raw append had committed
-        if spark.conf.get(LAST_COMMIT_CONF, None) != committed_before:
+        if spark.conf.get(LAST_COMMIT_CONF, None) is not None:
             measured = self._observed(counts)
         if measured is None or measured[1] > 0:
             # Unknown counts write quarantine too: Delta skips it if it had committed.
@@ -178,7 +182,6 @@ def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFra
 
 def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> None:
     """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C."""
-    spark = get_spark_session("stream_ticks", settings, **STREAM_SPARK_CONF)
     writer = DeltaBatchWriter(
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
@@ -191,10 +194,15 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
         if available_now
         else {"processingTime": f"{settings.stream.trigger_seconds} seconds"}
     )
+    # Before the JVM starts: a stop during its start (10-20 s) must not leave it behind.
     stopper = Stopper(writer.stop_requested, settings.stream.trigger_seconds + STOP_GRACE_SECONDS)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _: stopper.request(signal.Signals(signum).name))
     watch_parent(stopper)
+    spark = get_spark_session("stream_ticks", settings, **STREAM_SPARK_CONF)
+    if writer.stop_requested.is_set():
+        stop_jvm(spark)
+        return
 
     settings.stream.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     create_tables(spark, writer)
@@ -213,10 +221,35 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
             query.awaitTermination(1)
         except StreamingQueryException:
             break  # reported below, unless it is the StopRequested of a stop we asked for
-    if writer.stop_requested.is_set():
-        _stop_after_current_batch(query, timeout=stopper.deadline_seconds)
-    elif query.exception() is not None:
-        raise RuntimeError(f"stream_ticks failed: {query.exception()}")
+    try:
+        if writer.stop_requested.is_set():
+            _stop_after_current_batch(query, timeout=stopper.deadline_seconds)
+        elif query.exception() is not None:
+            raise RuntimeError(f"stream_ticks failed: {query.exception()}")
+    finally:
+        stop_jvm(spark)
+
+
+def stop_jvm(spark: SparkSession, timeout: float = 15) -> None:
+    """Stop Spark and wait for its JVM: left alone, the JVM can outlive this driver (seen: an
+    orphan JVM at 0.1 core after a graceful stop under Dagster)."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    jvm = getattr(gateway, "proc", None)
+    try:
+        spark.stop()
+    except Exception as exc:
+        log.warning("stopping Spark: %s", str(exc).splitlines()[0][:200])
+    if gateway is not None:
+        gateway.shutdown()
+    if jvm is not None and jvm.poll() is None:
+        jvm.terminate()
+        try:
+            jvm.wait(timeout)
+        except subprocess.TimeoutExpired:
+            jvm.kill()
+            jvm.wait(timeout)
 
 
 class Stopper:
@@ -349,6 +382,17 @@ def main(argv: list[str] | None = None) -> int:
         return _run_in_dagster(settings, topic, args.available_now)
     finally:
         lease.release()
+        _end_own_group()
+
+
+def _end_own_group() -> None:
+    """Last resort on the way out: no process of this job's group (a JVM) outlives its driver."""
+    if os.getpgrp() != os.getpid():
+        return
+    for pid in group_members(os.getpid()):
+        if pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _run_in_dagster(settings: Settings, topic: str, available_now: bool) -> int:
