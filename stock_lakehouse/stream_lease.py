@@ -144,9 +144,11 @@ def stop_stream(holder: LeaseHolder, grace_seconds: float) -> bool:
     """
     if not holder.is_project_stream():
         return not holder.alive()
-    with contextlib.suppress(ProcessLookupError):
+    try:
         group = holder.pid if os.getpgid(holder.pid) == holder.pid else None
         os.kill(holder.pid, signal.SIGTERM)
+    except ProcessLookupError:  # it ended just now; its group may still hold its JVM
+        group = holder.pid
 
     def gone() -> bool:
         return not holder.alive() and not (group and group_members(group))

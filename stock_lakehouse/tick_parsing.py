@@ -63,6 +63,7 @@ def _wrapped(value: Column, digest: Column) -> Column:
 
 
 def _is_exactly_one_object(value: Column, digest: Column, wrapped: Column) -> Column:
+    """True if `value` is valid UTF-8 holding exactly one JSON object, in JSON's strict syntax."""
     text = value.cast("string")
     starts_an_object = F.ltrim(text, F.lit(" \t\r\n")).startswith("{")
     return F.coalesce(
@@ -72,12 +73,6 @@ def _is_exactly_one_object(value: Column, digest: Column, wrapped: Column) -> Co
         & F.try_variant_get(wrapped, "$[2]", "variant").isNull(),
         F.lit(False),
     )
-
-
-def is_exactly_one_object(value: Column) -> Column:
-    """True if `value` is valid UTF-8 holding exactly one JSON object, in JSON's strict syntax."""
-    digest = F.sha2(value, 256)
-    return _is_exactly_one_object(value, digest, _wrapped(value, digest))
 
 
 def implausible_event_time(

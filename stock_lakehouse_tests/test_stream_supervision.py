@@ -6,6 +6,7 @@ starts it, and every process a test starts is stopped by the test by its PID.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -143,13 +144,7 @@ def test_the_stream_stops_when_its_parent_dies_and_a_restart_loses_nothing(
                 os.killpg(pgid, signal.SIGKILL)
         parent.wait(timeout=10)
 
-    restarted = start_job(env, unique_name, "--available-now", log=log)
-    try:
-        assert restarted.wait(timeout=300) == 0, log.read_text()[-3000:]
-    finally:
-        kill_group(restarted, signal.SIGKILL)
-    raw, bad = read_tables(services, unique_name)
-    landed = [(p, o) for p, o in raw] + [(p, o) for p, o, _ in bad]
+    landed = drain_and_count(services, unique_name, checkpoint, log)
     assert len(landed) == len(set(landed)) == 5_000  # every offset once
     assert set(landed) == set(producer.acked)
 
@@ -178,24 +173,6 @@ def test_sigterm_stops_a_stream_that_cannot_reach_kafka_within_the_trigger_plus_
         kill_group(job, signal.SIGKILL)
 
 
-def stream_processes(prefix: str) -> list[int]:
-    """PIDs of stream_ticks.py drivers writing under this S3 prefix (read from /proc)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(c.endswith(b"stream_ticks.py") for c in cmdline) and (
-            f"S3_PREFIX={prefix}".encode() in environ
-        ):
-            found.append(int(proc.name))
-    return found
-
-
 def processes_with(prefix: str) -> list[int]:
     """Every process (drivers, JVMs) whose environment writes under this S3 prefix."""
     found = []
@@ -209,6 +186,28 @@ def processes_with(prefix: str) -> list[int]:
             if state != "Z" and f"S3_PREFIX={prefix}".encode() in environ:
                 found.append(int(proc.name))
     return found
+
+
+def stream_processes(prefix: str) -> list[int]:
+    """PIDs of stream_ticks.py drivers writing under this S3 prefix."""
+    drivers = []
+    for pid in processes_with(prefix):
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if any(c.endswith(b"stream_ticks.py") for c in cmdline):
+                drivers.append(pid)
+    return drivers
+
+
+def drain_and_count(services, prefix: str, checkpoint: Path, log: Path) -> list[tuple[int, int]]:
+    """Drain the topic on the checkpoint (availableNow), then every (partition, offset) landed."""
+    drain = start_job(job_env(services, prefix, checkpoint), prefix, "--available-now", log=log)
+    try:
+        assert drain.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        kill_group(drain, signal.SIGKILL)
+    raw, bad = read_tables(services, prefix)
+    return [(p, o) for p, o in raw] + [(p, o) for p, o, _ in bad]
 
 
 def parent_pid(pid: int) -> int:
@@ -304,15 +303,7 @@ def test_kill_9_of_the_run_worker_then_of_the_stream_leaves_one_supervised_strea
     wait_for(lambda: not processes_with(unique_name), "every JVM of the streams to end", 30)
 
     # What the three streams left: every offset once, after a drain of the rest.
-    log = state / "drain.log"
-    drain_env = job_env(services, unique_name, checkpoint)
-    drain = start_job(drain_env, unique_name, "--available-now", log=log)
-    try:
-        assert drain.wait(timeout=300) == 0, log.read_text()[-3000:]
-    finally:
-        kill_group(drain, signal.SIGKILL)
-    raw, bad = read_tables(services, unique_name)
-    landed = [(p, o) for p, o in raw] + [(p, o) for p, o, _ in bad]
+    landed = drain_and_count(services, unique_name, checkpoint, state / "drain.log")
     assert len(landed) == len(set(landed)) == 4_000
     assert set(landed) == set(producer.acked)
 
