@@ -33,11 +33,9 @@ from bench.common import (
     write_result,
 )
 from stock_lakehouse.settings import Settings
-from stock_lakehouse.simulator.bad_messages import mix_bad_messages
-from stock_lakehouse.simulator.generator import generate_history
 from stock_lakehouse.simulator.model import resolve_universe
 from stock_lakehouse.simulator.producer import ensure_topic, producer_config
-from stock_lakehouse.simulator.run import SimulationOptions, run_simulation
+from stock_lakehouse.simulator.run import SimulationOptions, history_batches, run_simulation
 
 # Keys of producer_config() that are not librdkafka properties kcat can take on its command line.
 NOT_FOR_KCAT = {"bootstrap.servers", "logger"}
@@ -45,23 +43,19 @@ PRODUCERS = ("simulator", "kcat", "kcat_defaults")
 
 
 def write_messages(options: SimulationOptions, path: Path) -> float:
-    """The run's messages as `key<TAB>value` lines, from the simulator's own generator and seed.
+    """The run's messages as `key<TAB>value` lines, from the simulator's own blocks and seed.
 
     Returns the seconds it took: what generating and encoding cost without Kafka.
     """
     assert options.seed is not None  # a random seed would give other ticks than the simulator's
+    universe = resolve_universe(options.tickers)
     started = time.monotonic()
-    ticks = generate_history(
-        resolve_universe(options.tickers),
-        options.days,
-        options.ticks_per_day,
-        options.seed,
-        options.end_date,
-        options.event_rate,  # events move prices: the same rate gives the same ticks
-    )
+    batches = history_batches(options, universe, options.seed, [], on_event=lambda _: None)
     with path.open("wb", buffering=1 << 20) as out:
-        for key, value, _ in mix_bad_messages(ticks, options.bad_ratio, options.seed, []):
-            out.write(key.encode() + b"\t" + value + b"\n")  # JSON ticks hold no tab or newline
+        for batch in batches:  # JSON ticks hold no tab or newline
+            out.writelines(
+                k + b"\t" + v + b"\n" for k, v in zip(batch.keys, batch.values, strict=True)
+            )
     return time.monotonic() - started
 
 

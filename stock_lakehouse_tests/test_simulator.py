@@ -28,7 +28,9 @@ from stock_lakehouse.simulator import (
     producer_config,
     resolve_universe,
 )
+from stock_lakehouse.simulator.events import InjectedEvent
 from stock_lakehouse.simulator.generator import encode_tick
+from stock_lakehouse.simulator.run import SimulationOptions, history_batches
 from stock_lakehouse.ticks import (
     DEFAULT_TICKERS,
     DEFAULT_UNIVERSE,
@@ -159,6 +161,40 @@ def test_bad_messages_do_not_change_the_good_ticks():
     mixed = list(mix_bad_messages(iter(ticks), 0.3, 5, DEFAULT_TICKERS))
     good = [json.loads(m.value) for m in mixed if m.bad is None]
     assert good == ticks  # same ticks, same seq numbers: bad ones took none
+
+
+def test_history_batches_are_the_tick_by_tick_messages_and_labels_in_the_same_order():
+    """The producer's block path (one pass per block) against mix_bad_messages over dicts."""
+    options = SimulationOptions(
+        mode="history", topic="t", tickers=DEFAULT_TICKERS, days=2, ticks_per_day=40_000,
+        end_date=END, bad_ratio=0.05, event_rate=6.0,
+    )  # fmt: skip
+    by_tick: list[InjectedEvent] = []
+    ticks = generate_history(UNIVERSE, 2, 40_000, 11, END, 6.0, by_tick.append)
+    expected = [
+        (m.key.encode(), m.value) for m in mix_bad_messages(ticks, 0.05, 11, DEFAULT_TICKERS)
+    ]
+    by_block: list[InjectedEvent] = []
+    batches = list(history_batches(options, UNIVERSE, 11, DEFAULT_TICKERS, by_block.append))
+    assert len(batches) > 4  # several blocks, so state carried between blocks is exercised
+    assert [kv for b in batches for kv in zip(b.keys, b.values, strict=True)] == expected
+    assert sum(b.good for b in batches) == 80_000
+    assert sum(b.bad for b in batches) == len(expected) - 80_000 > 0
+    assert by_block == by_tick and len(by_tick) > 20
+
+
+def test_ticks_and_labels_do_not_depend_on_how_they_are_cut_into_blocks():
+    """Blocks of 7 ticks over 9 tickers: most events fall due after their symbol's last tick of
+    a block and wait for the next one, and spikes run on over many blocks."""
+    runs = []
+    for block_size in (7, 50_000):
+        labels: list[InjectedEvent] = []
+        ticks = list(generate_history(UNIVERSE, 2, 6000, 4, END, 30.0, labels.append, block_size))
+        runs.append((ticks, labels))
+    (small, small_labels), (large, large_labels) = runs
+    assert small == large
+    assert small_labels == large_labels
+    assert {label.kind for label in small_labels} == {"price_jump", "volume_spike"}
 
 
 # --- the contract ----------------------------------------------------------------------------

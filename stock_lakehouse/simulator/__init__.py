@@ -1,10 +1,12 @@
 """The tick simulator: seeded GBM ticks, injected events with labels, and malformed messages.
 
 model.py         GBM price paths, the U-shaped trading day, ticker profiles
-generator.py     generate_history / generate_live: pure iterators of tick dicts
+generator.py     numpy blocks of ticks (history_blocks), and generate_history / generate_live
+                 as iterators of tick dicts
 events.py        price jumps and volume spikes, and the labels file of their ground truth
-bad_messages.py  make_bad_message and the mix of malformed messages with their reasons
-producer.py      Kafka: producer settings, the topic, sending with progress
+bad_messages.py  make_bad_message and the mix of malformed messages (per dict or per block)
+producer.py      Kafka: producer settings, the topic, sending batches (history) or paced
+                 messages (live) with progress
 run.py           one `stock-lakehouse simulate` run and its summary
 """
 

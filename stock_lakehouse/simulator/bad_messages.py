@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from stock_lakehouse.simulator.generator import encode_tick, random_uuid_hex
+from stock_lakehouse.simulator.generator import TickBlock, encode_tick, random_uuid_hex
 from stock_lakehouse.ticks import (
     DEFAULT_TICKERS,
     REQUIRED_FIELDS,
@@ -179,13 +179,71 @@ def mix_bad_messages(
     geometric number with mean ratio / (1 - ratio) per tick. Each is cut from the tick it precedes,
     so its timestamp and prices are realistic. The bad messages have their own random stream.
     """
-    if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"bad ratio must be in [0, 1), got {ratio}")
-    rng = random.Random(f"{seed}:bad")
-    known = frozenset(known_tickers)
+    mixer = BadMixer(ratio, seed, known_tickers, kinds)
     for tick in ticks:
-        while ratio and rng.random() < ratio:
-            kind = rng.choice(kinds)
-            key, value, _ = make_bad_message(kind, tick, rng, known)
-            yield Message(key, value, kind)
+        if ratio:
+            yield from mixer.before(tick)
         yield Message(tick["ticker"], encode_tick(tick), None)
+
+
+class BadMixer:
+    """The random stream of mix_bad_messages, for one tick dict or a whole block at a time: both
+    make the same messages from the same seed."""
+
+    def __init__(
+        self,
+        ratio: float,
+        seed: int,
+        known_tickers: Collection[str],
+        kinds: Sequence[BadKind] = tuple(BadKind),
+    ) -> None:
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError(f"bad ratio must be in [0, 1), got {ratio}")
+        self.ratio = ratio
+        self.kinds = kinds
+        self._rng = random.Random(f"{seed}:bad")
+        self._known = frozenset(known_tickers)
+
+    def before(self, tick: Mapping[str, object]) -> list[Message]:
+        """The bad messages that go before `tick` (most often none)."""
+        return self._run(tick) if self._rng.random() < self.ratio else []
+
+    def _run(self, tick: Mapping[str, object]) -> list[Message]:
+        """One bad message cut from `tick` (its coin has come up), then more while the coin says
+        so: the same draws in the same order, whether a dict or a block is being mixed."""
+        rng = self._rng
+        bad = []
+        while True:
+            kind = rng.choice(self.kinds)
+            key, value, _ = make_bad_message(kind, tick, rng, self._known)
+            bad.append(Message(key, value, kind))
+            if not rng.random() < self.ratio:
+                return bad
+
+    def block(self, block: TickBlock) -> MessageBatch:
+        """A block's ticks as Kafka records with the bad messages mixed in; a tick's dict is
+        built only when a bad message is cut from it."""
+        keys, values = block.keys(), block.encode()
+        if not self.ratio:
+            return MessageBatch(keys, values, good=len(values), bad=0)
+        coin, ratio = self._rng.random, self.ratio
+        mixed_keys: list[bytes] = []
+        mixed_values: list[bytes] = []
+        for i, (key, value) in enumerate(zip(keys, values, strict=True)):
+            if coin() < ratio:
+                for message in self._run(block.tick(i)):
+                    mixed_keys.append(message.key.encode())
+                    mixed_values.append(message.value)
+            mixed_keys.append(key)
+            mixed_values.append(value)
+        bad = len(mixed_values) - len(values)
+        return MessageBatch(mixed_keys, mixed_values, good=len(values), bad=bad)
+
+
+class MessageBatch(NamedTuple):
+    """Records to produce in order: keys, values, and how many of them are good ticks or bad."""
+
+    keys: list[bytes]
+    values: list[bytes]
+    good: int
+    bad: int

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
+
+import numpy as np
 
 from stock_lakehouse.simulator.model import TRADING_SECONDS_PER_YEAR
 from stock_lakehouse.ticks import TickerProfile
@@ -62,38 +64,33 @@ class InjectedEvent:
 
 
 @dataclass(frozen=True)
-class Effect:
-    price_factor: float
-    volume_factor: float
-    started: tuple[PlannedEvent, ...] = ()
+class BlockEffects:
+    """What events do to a block of ticks: per tick a log price step and a volume factor, and
+    which events start at which tick (index into the block, in the order they take effect)."""
 
-
-NO_EFFECT = Effect(1.0, 1.0)
+    log_jump: np.ndarray
+    volume_factor: np.ndarray
+    started: tuple[tuple[int, PlannedEvent], ...] = ()
 
 
 class EventInjector:
-    """Plans events as a Poisson process on the trading clock and applies them tick by tick.
+    """Plans events as a Poisson process on the trading clock and applies them block by block.
 
     An event becomes due at its planned time and takes effect at its symbol's next tick, so the
     label always points at a tick that exists: a jump multiplies that tick's price (and the path
-    from there on), a spike multiplies trade sizes from that tick for `duration_s`.
+    from there on), a spike multiplies trade sizes from that tick for `duration_s`. An event due
+    after its symbol's last tick of a block waits for the next block, as a spike runs on into it.
     """
 
-    def __init__(
-        self,
-        universe: Iterable[TickerProfile],
-        rate_per_hour: float,
-        seed: int,
-        on_event: Callable[[InjectedEvent], None] | None = None,
-    ) -> None:
+    def __init__(self, universe: Iterable[TickerProfile], rate_per_hour: float, seed: int) -> None:
         self._rng = random.Random(f"{seed}:events")
         self._profiles = list(universe)
+        self._index = {p.symbol: i for i, p in enumerate(self._profiles)}
         self._rate = rate_per_hour / 3600.0
-        self._on_event = on_event
-        self._pending: dict[str, list[PlannedEvent]] = {}
-        self._spikes: dict[str, list[tuple[float, float]]] = {}  # symbol -> [(end clock, x)]
+        self._pending: list[PlannedEvent] = []
+        # (symbol index, start clock, end clock, factor) of every spike that may still run
+        self._spikes: list[tuple[int, float, float, float]] = []
         self._next = self._plan(0.0) if self._rate > 0 else None
-        self.injected = 0
 
     def _plan(self, after: float) -> PlannedEvent:
         rng = self._rng
@@ -107,42 +104,45 @@ class EventInjector:
         duration = round(rng.uniform(*SPIKE_SECONDS), 1)
         return PlannedEvent(clock, profile.symbol, EventKind.VOLUME_SPIKE, multiplier, duration)
 
-    def effect(self, symbol: str, clock: float) -> Effect:
-        """What events do to `symbol`'s tick at trading-clock second `clock`."""
-        while self._next is not None and self._next.clock <= clock:
-            self._pending.setdefault(self._next.symbol, []).append(self._next)
+    def apply(self, symbols: np.ndarray, clocks: np.ndarray) -> BlockEffects:
+        """Effects on a block of ticks: `symbols` (universe indices) at sorted `clocks`."""
+        n = len(clocks)
+        log_jump, volume = np.zeros(n), np.ones(n)
+        if self._next is None or n == 0:
+            return BlockEffects(log_jump, volume)
+        last = clocks[-1]
+        while self._next.clock <= last:
+            self._pending.append(self._next)
             self._next = self._plan(self._next.clock)
-        if symbol not in self._pending and symbol not in self._spikes:
-            return NO_EFFECT
-        started = tuple(self._pending.pop(symbol, ()))
-        price_factor = 1.0
-        for event in started:
+        started: list[tuple[int, PlannedEvent]] = []
+        waiting: list[PlannedEvent] = []
+        for event in self._pending:
+            symbol = self._index[event.symbol]
+            due = int(np.searchsorted(clocks, event.clock, side="left"))
+            hits = np.flatnonzero(symbols[due:] == symbol)
+            if not hits.size:
+                waiting.append(event)
+                continue
+            at = due + int(hits[0])
+            started.append((at, event))
             if event.kind is EventKind.PRICE_JUMP:
-                price_factor *= 1.0 + event.magnitude
+                log_jump[at] += math.log1p(event.magnitude)
             else:
-                spike = (clock + event.duration_s, event.magnitude)
-                self._spikes.setdefault(symbol, []).append(spike)
-        live = [(end, x) for end, x in self._spikes.pop(symbol, ()) if end > clock]
-        if live:
-            self._spikes[symbol] = live
-        return Effect(price_factor, math.prod(x for _, x in live), started)
-
-    def record(self, started: Iterable[PlannedEvent], tick: dict) -> None:
-        """Report the events that took effect at `tick` to the labels callback."""
-        for event in started:
-            self.injected += 1
-            if self._on_event is not None:
-                self._on_event(
-                    InjectedEvent(
-                        symbol=event.symbol,
-                        kind=event.kind,
-                        event_time=tick["timestamp"],
-                        magnitude=event.magnitude,
-                        duration_s=event.duration_s,
-                        tick_id=tick["tick_id"],
-                        seq=tick["seq"],
-                    )
-                )
+                start = float(clocks[at])
+                self._spikes.append((symbol, start, start + event.duration_s, event.magnitude))
+        self._pending = waiting
+        # A spike lifts every tick of its symbol from its first tick until its end clock; no
+        # tick of the symbol lies between the first tick at its clock and the one it starts at.
+        live = []
+        for symbol, start, end, factor in self._spikes:
+            lo, hi = np.searchsorted(clocks, (start, end), side="left")
+            window = volume[lo:hi]
+            window[symbols[lo:hi] == symbol] *= factor
+            if end > last:
+                live.append((symbol, start, end, factor))
+        self._spikes = live
+        started.sort(key=lambda item: item[0])  # stable: planning order within one tick
+        return BlockEffects(log_jump, volume, tuple(started))
 
 
 class LabelsFile:

@@ -8,10 +8,10 @@ does not drift over nights and weekends, and volatilities are annualised over 25
 from __future__ import annotations
 
 import hashlib
-import math
-import random
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
 
 from stock_lakehouse.ticks import DEFAULT_UNIVERSE, TickerProfile
 
@@ -60,24 +60,24 @@ def resolve_universe(symbols: Iterable[str] | None = None) -> tuple[TickerProfil
     return tuple(known.get(s) or default_profile(s) for s in wanted)
 
 
-def activity(x: float) -> float:
+def activity(x: np.ndarray) -> np.ndarray:
     """Relative trading activity at session fraction x (0 = open, 1 = close); 1 at midday."""
     return 1.0 + (EDGE_ACTIVITY - 1.0) * (2.0 * x - 1.0) ** 2
 
 
-def session_fraction(u: float) -> float:
-    """Inverse CDF of `activity`: maps a uniform u in [0, 1] to a U-distributed session fraction.
+def session_fraction(u: np.ndarray) -> np.ndarray:
+    """Inverse CDF of `activity`: maps uniforms u in [0, 1] to U-distributed session fractions.
 
     With y = 2x - 1 and k = EDGE_ACTIVITY - 1, F(x) = u becomes the depressed cubic
     y^3 + (3/k) y = (2u - 1)(3 + k)/k, which has one real root (Cardano).
     """
     k = EDGE_ACTIVITY - 1.0
     if k == 0:
-        return u
-    p, q = 3.0 / k, (2.0 * u - 1.0) * (3.0 + k) / k
-    root = math.sqrt(q * q / 4.0 + p**3 / 27.0)
-    y = math.cbrt(q / 2.0 + root) + math.cbrt(q / 2.0 - root)
-    return min(1.0, max(0.0, (y + 1.0) / 2.0))
+        return np.asarray(u, dtype=float)
+    p, q = 3.0 / k, (2.0 * np.asarray(u) - 1.0) * (3.0 + k) / k
+    root = np.sqrt(q * q / 4.0 + p**3 / 27.0)
+    y = np.cbrt(q / 2.0 + root) + np.cbrt(q / 2.0 - root)
+    return np.clip((y + 1.0) / 2.0, 0.0, 1.0)
 
 
 def trading_days(days: int, end_date: date | None = None) -> list[date]:
@@ -97,21 +97,24 @@ def session_open(day: date) -> float:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).timestamp()
 
 
-def gbm_step(price: float, dt_years: float, drift: float, volatility: float, z: float) -> float:
-    """Exact GBM transition over dt: S * exp((mu - sigma^2/2) dt + sigma sqrt(dt) z)."""
-    return price * math.exp(
-        (drift - 0.5 * volatility * volatility) * dt_years + volatility * math.sqrt(dt_years) * z
-    )
+def gbm_log_step(
+    dt_years: np.ndarray, drift: np.ndarray, volatility: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    """Exact GBM transition over dt in log space: (mu - sigma^2/2) dt + sigma sqrt(dt) z."""
+    return (drift - 0.5 * volatility * volatility) * dt_years + volatility * np.sqrt(dt_years) * z
 
 
-def quote(price: float, rng: random.Random) -> tuple[float, float, float]:
-    """(trade price, bid, ask) in whole cents with bid < price < ask."""
-    cents = max(2, round(price * 100))
-    half = max(1, round(cents * rng.uniform(MIN_HALF_SPREAD_BPS, MAX_HALF_SPREAD_BPS) / 1e4))
-    cents = max(cents, half + 1)  # keeps the bid positive for penny prices
+def quote(price: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(trade price, bid, ask) in whole cents with bid < price < ask; `u` uniforms in [0, 1)
+    choose each half spread. np.rint rounds half to even, as Python's round() does."""
+    cents = np.maximum(2.0, np.rint(price * 100))
+    bps = MIN_HALF_SPREAD_BPS + (MAX_HALF_SPREAD_BPS - MIN_HALF_SPREAD_BPS) * u
+    half = np.maximum(1.0, np.rint(cents * bps / 1e4))
+    cents = np.maximum(cents, half + 1)  # keeps the bid positive for penny prices
     return cents / 100, (cents - half) / 100, (cents + half) / 100
 
 
-def trade_volume(base_volume: int, weight: float, rng: random.Random) -> int:
+def trade_volume(base_volume: np.ndarray, weight: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Shares in one trade: log-normal around base_volume x weight (time of day, spikes)."""
-    return max(1, round(base_volume * weight * math.exp(TRADE_SIZE_SIGMA * rng.gauss())))
+    shares = np.rint(base_volume * weight * np.exp(TRADE_SIZE_SIGMA * z))
+    return np.maximum(1, shares).astype(np.int64)

@@ -23,10 +23,10 @@ from rich.progress import (
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import Settings
-from stock_lakehouse.simulator.bad_messages import Message
+from stock_lakehouse.simulator.bad_messages import Message, MessageBatch
 
-# Progress and callbacks are served every this many messages: often enough for a smooth bar and
-# a bounded delivery-report backlog, rarely enough to cost nothing at 100k messages/s.
+# Live mode serves progress and delivery reports every this many messages: often enough for a
+# smooth bar, rarely enough to cost nothing at thousands of messages/s.
 SERVE_EVERY = 2048
 # How long Kafka may take to acknowledge what was produced before it counts as failed.
 DELIVERY_TIMEOUT_S = 120
@@ -42,8 +42,8 @@ def producer_config(settings: Settings, overrides: Mapping[str, Any] | None = No
         "acks": "all",
         # A tick is ~200 bytes of JSON. Batches close after 10 ms or 1 MB (the broker's default
         # max.message.bytes), not after librdkafka's default 10,000 messages; lz4 shrinks them
-        # ~3x for little CPU. 200k-tick history runs on the 2-core reference machine: 5 ms was
-        # no faster, 20 ms no faster than 10 ms (all 23-37k ticks/s, the Python side is the limit).
+        # ~3x for little CPU. kcat with librdkafka's default batching is no faster on 1M ticks
+        # (docs/benchmarks.md), so these settings cost nothing.
         "linger.ms": 10,
         "batch.size": 1_000_000,
         "batch.num.messages": 100_000,
@@ -95,19 +95,25 @@ def ensure_topic(
 
 
 class DeliveryCounter:
-    """The delivery callback: counts what Kafka acknowledged and what it gave up on."""
+    """The delivery callback, called for failed messages only: what is acknowledged is what was
+    produced less these and less what is still queued, so no success costs a Python call."""
 
     def __init__(self) -> None:
-        self.acked = 0
         self.failed = 0
         self.first_error: str | None = None
 
     def __call__(self, err: KafkaError | None, _msg: object) -> None:
-        if err is None:
-            self.acked += 1
-        else:
+        if err is not None:
             self.failed += 1
             self.first_error = self.first_error or err.str()
+
+
+def make_producer(
+    settings: Settings, counter: DeliveryCounter, overrides: Mapping[str, Any] | None = None
+) -> Producer:
+    """A producer with producer_config() whose delivery reports reach `counter` for failures."""
+    config = producer_config(settings, overrides)
+    return Producer({**config, "delivery.report.only.error": True, "on_delivery": counter})
 
 
 @dataclass(frozen=True)
@@ -149,62 +155,120 @@ def progress_bar(total: int | None, interactive: bool | None = None) -> Progress
     )
 
 
+def send_batches(
+    producer: Producer,
+    topic: str,
+    batches: Iterable[MessageBatch],
+    counter: DeliveryCounter,
+    stop: threading.Event,
+    progress: Progress,
+    total: int | None = None,
+) -> SendResult:
+    """Produce every batch's records keyed by ticker, as fast as the broker takes them.
+
+    produce() waits while the local queue is full. `stop` (set by SIGINT/SIGTERM) is checked
+    between batches, so a batch, and every label its generator wrote, is sent whole.
+    """
+    tracker = _Tracker(producer, counter, progress, total)
+    produce = producer.produce
+    for batch in batches:
+        for key, value in zip(batch.keys, batch.values, strict=True):
+            try:
+                produce(topic, value, key)
+            except BufferError:
+                _produce_when_room(producer, topic, value, key)
+        tracker.add(batch.good, batch.bad)
+        if stop.is_set():
+            break
+    return tracker.finish()
+
+
 def send_messages(
     producer: Producer,
     topic: str,
     messages: Iterable[Message],
+    counter: DeliveryCounter,
     stop: threading.Event,
     progress: Progress,
-    pace: Pace | None = None,
+    pace: Pace,
     total: int | None = None,
 ) -> SendResult:
-    """Produce every message keyed by its ticker; with `pace`, hold the live rate and bounds.
-
-    Without `pace` messages go as fast as the broker takes them (produce() waits while the local
-    queue is full). `stop` (set by SIGINT/SIGTERM) ends the run; what was produced is flushed.
-    """
-    counter = DeliveryCounter()
-    task = progress.add_task("producing", total=total, rate=0.0, acked=0)
-    produce, poll = producer.produce, producer.poll
+    """Produce messages one by one keyed by ticker, holding live mode's rate and bounds."""
+    tracker = _Tracker(producer, counter, progress, total)
     good = bad = 0
-    started = time.monotonic()
-
-    def refresh() -> None:
-        rate = good / max(time.monotonic() - started, 1e-9)
-        progress.update(task, completed=good, rate=rate, acked=counter.acked)
-
     for n, (key, value, kind) in enumerate(messages, 1):
-        while True:
-            try:
-                produce(topic, value, key, on_delivery=counter)
-                break
-            except BufferError:
-                poll(0.05)  # the local queue is full: let the broker catch up
+        try:
+            producer.produce(topic, value, key)
+        except BufferError:
+            _produce_when_room(producer, topic, value, key)
         if kind is None:
             good += 1
         else:
             bad += 1
         if n % SERVE_EVERY == 0:
-            poll(0)
-            refresh()
+            tracker.add(good, bad)
+            good = bad = 0
         if stop.is_set():
             break
-        if pace is not None and kind is None and not _keep_pace(pace, good, started, stop, poll):
+        if kind is None and not _keep_pace(
+            pace, tracker.good + good, tracker.started, stop, producer.poll
+        ):
             break
-    deadline = time.monotonic() + DELIVERY_TIMEOUT_S + 10
-    while len(producer) and time.monotonic() < deadline:
-        producer.flush(0.5)
-        refresh()
-    refresh()
-    return SendResult(
-        good=good,
-        bad=bad,
-        acked=counter.acked,
-        # Whatever is still queued after the deadline was never acknowledged.
-        failed=counter.failed + len(producer),
-        elapsed_s=time.monotonic() - started,
-        first_error=counter.first_error,
-    )
+    tracker.add(good, bad)
+    return tracker.finish()
+
+
+def _produce_when_room(producer: Producer, topic: str, value: bytes, key: bytes | str) -> None:
+    """produce() once the local queue has room: the broker is behind, so let it catch up."""
+    while True:
+        producer.poll(0.05)
+        try:
+            producer.produce(topic, value, key)
+            return
+        except BufferError:
+            continue
+
+
+class _Tracker:
+    """Counts what was produced, serves delivery reports and the progress bar, and flushes."""
+
+    def __init__(
+        self, producer: Producer, counter: DeliveryCounter, progress: Progress, total: int | None
+    ) -> None:
+        self.producer, self.counter, self.progress = producer, counter, progress
+        self.task = progress.add_task("producing", total=total, rate=0.0, acked=0)
+        self.good = self.bad = 0
+        self.started = time.monotonic()
+
+    def add(self, good: int, bad: int) -> None:
+        self.good += good
+        self.bad += bad
+        self.producer.poll(0)
+        self.refresh()
+
+    def acked(self) -> int:
+        return self.good + self.bad - self.counter.failed - len(self.producer)
+
+    def refresh(self) -> None:
+        rate = self.good / max(time.monotonic() - self.started, 1e-9)
+        self.progress.update(self.task, completed=self.good, rate=rate, acked=self.acked())
+
+    def finish(self) -> SendResult:
+        """Flush what was produced (at most the delivery timeout) and count the outcome."""
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_S + 10
+        while len(self.producer) and time.monotonic() < deadline:
+            self.producer.flush(0.5)
+            self.refresh()
+        self.refresh()
+        return SendResult(
+            good=self.good,
+            bad=self.bad,
+            acked=self.acked(),
+            # Whatever is still queued after the deadline was never acknowledged.
+            failed=self.counter.failed + len(self.producer),
+            elapsed_s=time.monotonic() - self.started,
+            first_error=self.counter.first_error,
+        )
 
 
 def _keep_pace(

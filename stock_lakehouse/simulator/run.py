@@ -6,27 +6,28 @@ import secrets
 import signal
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from confluent_kafka import Producer
-
 from stock_lakehouse.settings import Settings
-from stock_lakehouse.simulator.bad_messages import mix_bad_messages
-from stock_lakehouse.simulator.events import LabelsFile
-from stock_lakehouse.simulator.generator import generate_history, generate_live
+from stock_lakehouse.simulator.bad_messages import BadMixer, MessageBatch, mix_bad_messages
+from stock_lakehouse.simulator.events import InjectedEvent, LabelsFile
+from stock_lakehouse.simulator.generator import generate_live, history_blocks
 from stock_lakehouse.simulator.model import resolve_universe
 from stock_lakehouse.simulator.producer import (
+    DeliveryCounter,
     Pace,
     ensure_topic,
-    producer_config,
+    make_producer,
     progress_bar,
+    send_batches,
     send_messages,
 )
+from stock_lakehouse.ticks import TickerProfile
 
 
 def default_labels_path(settings: Settings) -> Path:
@@ -86,6 +87,31 @@ class RunSummary:
         )
 
 
+def history_batches(
+    options: SimulationOptions,
+    universe: Sequence[TickerProfile],
+    seed: int,
+    known_tickers: Collection[str],
+    on_event: Callable[[InjectedEvent], None],
+) -> Iterator[MessageBatch]:
+    """History mode's records a block at a time, each block's labels written as it is handed
+    over: the same messages, in the same order, as mix_bad_messages(generate_history(...))."""
+    mixer = BadMixer(options.bad_ratio, seed, known_tickers)
+    blocks = history_blocks(
+        universe,
+        options.days,
+        options.ticks_per_day,
+        seed,
+        options.end_date,
+        options.event_rate,
+    )
+    for block in blocks:
+        batch = mixer.block(block)
+        for label in block.labels():
+            on_event(label)
+        yield batch
+
+
 def run_simulation(
     settings: Settings, options: SimulationOptions, interactive: bool | None = None
 ) -> RunSummary:
@@ -96,19 +122,19 @@ def run_simulation(
     ensure_topic(settings, options.topic, options.partitions, options.retention_hours)
     labels_path = options.labels_path or default_labels_path(settings)
     run_id = uuid.uuid4().hex
-    producer = Producer(producer_config(settings))
-    with LabelsFile(labels_path, run_id=run_id, topic=options.topic, seed=seed) as labels:
+    counter = DeliveryCounter()
+    producer = make_producer(settings, counter)
+    with (
+        LabelsFile(labels_path, run_id=run_id, topic=options.topic, seed=seed) as labels,
+        stop_on_signals() as stop,
+    ):
         if options.mode == "history":
-            ticks = generate_history(
-                universe,
-                options.days,
-                options.ticks_per_day,
-                seed,
-                options.end_date,
-                options.event_rate,
-                labels,
-            )
-            pace, total = None, options.days * options.ticks_per_day
+            total = options.days * options.ticks_per_day
+            batches = history_batches(options, universe, seed, known, labels)
+            with progress_bar(total, interactive) as progress:
+                result = send_batches(
+                    producer, options.topic, batches, counter, stop, progress, total
+                )
         else:
             ticks = generate_live(
                 universe, options.rate, seed, event_rate=options.event_rate, on_event=labels
@@ -117,9 +143,11 @@ def run_simulation(
             total = options.count or (
                 round(options.rate * options.duration) if options.duration else None
             )
-        messages = mix_bad_messages(ticks, options.bad_ratio, seed, known)
-        with stop_on_signals() as stop, progress_bar(total, interactive) as progress:
-            result = send_messages(producer, options.topic, messages, stop, progress, pace, total)
+            messages = mix_bad_messages(ticks, options.bad_ratio, seed, known)
+            with progress_bar(total, interactive) as progress:
+                result = send_messages(
+                    producer, options.topic, messages, counter, stop, progress, pace, total
+                )
     return RunSummary(
         mode=options.mode,
         topic=options.topic,
