@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -81,3 +82,36 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
     return max((x for x in (a, b) if x is not None), default=None)
+
+
+def offsets_cannot_repeat(uri: str, s3: S3Settings, day: str, version: int) -> bool:
+    """True when the Delta log alone proves no Kafka offset is stored twice in `day`'s files.
+
+    Each stream file holds rows of one Kafka partition, read once as one offset range, so its
+    offsets are unique inside it. The proof: every file of the day covers one topic and one
+    partition, holds no more rows than its offset range, and no two files of the same partition
+    have overlapping ranges. Anything it cannot see (a missing statistic, a file of several
+    partitions) answers False, and the caller counts distinct offsets instead.
+    """
+    table = DeltaTable(uri, version=version, storage_options=deltalake_storage_options(s3))
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    ranges: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for action in actions:
+        value = action.get("partition.trade_date")
+        if (value.isoformat() if isinstance(value, date) else str(value)) != day:
+            continue
+        topic, partition = action.get("min.kafka_topic"), action.get("min.kafka_partition")
+        low, high = action.get("min.kafka_offset"), action.get("max.kafka_offset")
+        rows = action.get("num_records")
+        if None in (topic, partition, low, high, rows):
+            return False
+        if topic != action.get("max.kafka_topic") or partition != action.get("max.kafka_partition"):
+            return False
+        if rows > high - low + 1:
+            return False
+        ranges.setdefault((topic, partition), []).append((low, high))
+    for spans in ranges.values():
+        spans.sort()
+        if any(later[0] <= earlier[1] for earlier, later in pairwise(spans)):
+            return False
+    return True

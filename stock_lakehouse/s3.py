@@ -72,3 +72,17 @@ def deltalake_storage_options(s3: S3Settings) -> dict[str, str]:
         "AWS_ALLOW_HTTP": str(not s3.use_ssl).lower(),
         "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": str(not s3.path_style).lower(),
     }
+
+
+def pyarrow_filesystem(s3: S3Settings):
+    """A pyarrow S3 filesystem on the configured store, for writing Parquet files directly."""
+    from pyarrow import fs
+
+    return fs.S3FileSystem(
+        access_key=s3.access_key_id,
+        secret_key=s3.secret_access_key.get_secret_value(),
+        endpoint_override=s3.endpoint_url,
+        scheme="https" if s3.use_ssl else "http",
+        region=s3.region,
+        force_virtual_addressing=not s3.path_style,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr
@@ -152,6 +153,18 @@ class CompactionSettings(BaseSettings):
     # 128 MiB: a day of 5M ticks (~150 MB of raw Parquet) becomes one or two files whose row
     # groups stay large enough for fast scans, instead of thousands of micro-batch files.
     target_file_mb: int = 128
+    # duckdb: DuckDB sorts the day and delta-rs commits it, on this machine (7-8x faster than
+    # Spark on 2 cores, docs/benchmarks.md); spark: spark_jobs/compact_ticks.py on SPARK_MASTER;
+    # auto: duckdb for a local[*] master, spark for a cluster.
+    engine: Literal["auto", "duckdb", "spark"] = "auto"
+    # DuckDB spills the day's sort to STOCK_LAKEHOUSE_STATE_DIR/duckdb-spill beyond this.
+    duckdb_memory_limit: str = "4GB"
+
+    def engine_for(self, spark_master: str) -> Literal["duckdb", "spark"]:
+        """The engine that runs: `auto` picks DuckDB unless Spark has a cluster to spread over."""
+        if self.engine != "auto":
+            return self.engine
+        return "duckdb" if spark_master.startswith("local") else "spark"
 
 
 class MartsSettings(BaseSettings):

@@ -1,4 +1,5 @@
-"""compact_ticks on the real S3 store: few files, one row per offset, sorted, idempotent, atomic."""
+"""Compaction on the real S3 store, by both engines: few files, one row per offset, sorted inside,
+idempotent, atomic, and the same rows in the same order whichever engine wrote them."""
 
 from __future__ import annotations
 
@@ -9,20 +10,35 @@ import sys
 import time
 from datetime import date
 
+import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from spark_jobs.compact_ticks import days_in, output_file_count, run
-from stock_lakehouse.s3 import deltalake_storage_options, s3_client
+from spark_jobs import compact_ticks as spark_engine
+from stock_lakehouse.compaction import duckdb_engine
+from stock_lakehouse.compaction.plan import days_in, output_file_count
+from stock_lakehouse.delta_stats import offsets_cannot_repeat
+from stock_lakehouse.s3 import deltalake_storage_options, pyarrow_filesystem, s3_client
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 from stock_lakehouse_tests.raw_seed import RawSeeder, tick_payloads
 
 DAY_1, DAY_2, DAY_3 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
 TICK_COLUMNS = ["ticker", "price", "volume", "event_time", "tick_id", "kafka_offset"]
+FILE_ORDER = ["ticker", "event_time", "kafka_partition", "kafka_offset"]
+RUNS = {"duckdb": duckdb_engine.run, "spark": spark_engine.run}
+# Each engine's job as its own process, the way the compacted_ticks asset starts it.
+JOBS = {
+    "duckdb": ["-m", "stock_lakehouse.compaction"],
+    "spark": [str(PROJECT_ROOT / "spark_jobs" / "compact_ticks.py")],
+}
+
+
+@pytest.fixture(params=sorted(RUNS))
+def engine(request) -> str:
+    return request.param
 
 
 def test_output_file_count_is_bytes_over_target_and_at_least_one():
@@ -72,8 +88,10 @@ def seeded(spark, services: Settings, request) -> Settings:
 
 
 @pytest.mark.integration
-def test_compaction_makes_few_sorted_files_with_one_row_per_offset(spark, seeded: Settings):
-    results = run(seeded, DAY_1, DAY_3)
+def test_compaction_makes_few_sorted_files_with_one_row_per_offset(
+    spark, seeded: Settings, engine: str
+):
+    results = RUNS[engine](seeded, DAY_1, DAY_3)
     assert [r.trade_date for r in results] == [DAY_1.isoformat(), DAY_2.isoformat()]
     for result, day in zip(results, (DAY_1, DAY_2), strict=True):
         raw = day_rows(seeded, RAW_TICKS, day, TICK_COLUMNS)
@@ -94,23 +112,26 @@ def test_compaction_makes_few_sorted_files_with_one_row_per_offset(spark, seeded
         assert (result.raw_rows, result.distinct_offsets) == (2240, 1600)
         assert result.compacted_rows == 1600 and result.check_passed
         assert result.compacted_files == 1 and result.raw_files >= 7
+        assert result.engine == engine
 
 
 @pytest.mark.integration
-def test_compaction_twice_leaves_table_unchanged(spark, seeded: Settings):
-    run(seeded, DAY_1, DAY_2)
+def test_compaction_twice_leaves_table_unchanged(spark, seeded: Settings, engine: str):
+    RUNS[engine](seeded, DAY_1, DAY_2)
     before = day_rows(seeded, COMPACTED_TICKS, DAY_1)
     version_before = delta(seeded, COMPACTED_TICKS).version()
-    run(seeded, DAY_1, DAY_2)
+    RUNS[engine](seeded, DAY_1, DAY_2)
     after = day_rows(seeded, COMPACTED_TICKS, DAY_1)
     assert delta(seeded, COMPACTED_TICKS).version() == version_before + 1
     assert after.sort_by("kafka_offset").equals(before.sort_by("kafka_offset"))
 
 
 @pytest.mark.integration
-def test_compaction_of_a_day_without_raw_rows_empties_that_day_only(spark, seeded: Settings):
-    run(seeded, DAY_1, DAY_3)
-    [result] = run(seeded, DAY_3, date(2026, 3, 5))
+def test_compaction_of_a_day_without_raw_rows_empties_that_day_only(
+    spark, seeded: Settings, engine: str
+):
+    RUNS[engine](seeded, DAY_1, DAY_3)
+    [result] = RUNS[engine](seeded, DAY_3, date(2026, 3, 5))
     assert result.raw_rows == result.compacted_rows == 0 and result.check_passed
     assert day_rows(seeded, COMPACTED_TICKS, DAY_1).num_rows == 1600
 
@@ -124,23 +145,17 @@ def s3_day_objects(settings: Settings, table: str, day: date) -> set[str]:
 
 @pytest.mark.integration
 def test_compaction_killed_mid_write_leaves_day_readable_and_rerun_fixes_it(
-    spark, seeded: Settings, test_state_dir
+    spark, seeded: Settings, test_state_dir, engine: str
 ):
-    run(seeded, DAY_2, DAY_3)
+    RUNS[engine](seeded, DAY_2, DAY_3)
     committed = delta(seeded, COMPACTED_TICKS)
     version, rows_before = committed.version(), day_rows(seeded, COMPACTED_TICKS, DAY_2)
     known = s3_day_objects(seeded, COMPACTED_TICKS, DAY_2)
     env = {**os.environ, "S3_PREFIX": seeded.s3.prefix}
     # A 4 KiB target splits the day into dozens of files: writing them takes seconds.
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"),
-        "--start",
-        DAY_2.isoformat(),
-        "--target-file-mb",
-        "0.004",
-    ]
-    log = (test_state_dir / "compaction-killed.log").open("w")
+    command = [sys.executable, *JOBS[engine], "--start", DAY_2.isoformat()]
+    command += ["--target-file-mb", "0.004"]
+    log = (test_state_dir / f"compaction-killed-{engine}.log").open("w")
     job = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
@@ -163,60 +178,110 @@ def test_compaction_killed_mid_write_leaves_day_readable_and_rerun_fixes_it(
         .sort_by("kafka_offset")
         .equals(rows_before.sort_by("kafka_offset"))
     )
-    [result] = run(seeded, DAY_2, DAY_3)
+    [result] = RUNS[engine](seeded, DAY_2, DAY_3)
     assert result.check_passed and result.compacted_rows == 1600
     offsets = day_rows(seeded, COMPACTED_TICKS, DAY_2, ["kafka_offset"])["kafka_offset"]
     assert pc.count_distinct(offsets).as_py() == offsets.length() == 1600
 
 
+def epoch_micros(table: pa.Table) -> list[dict]:
+    """Rows with timestamps as epoch microseconds: Spark stores INT96 (read back without a zone),
+    the DuckDB engine INT64 microseconds in UTC; the instants are what must agree."""
+    columns = [
+        col.cast(pa.timestamp("us", tz=col.type.tz)).cast(pa.int64())
+        if pa.types.is_timestamp(col.type)
+        else col
+        for col in table.columns
+    ]
+    return pa.table(columns, names=table.column_names).to_pylist()
+
+
+def rows_in_file_order(settings: Settings, day: date, columns: list[str]) -> list[list[tuple]]:
+    """Each compacted file of `day` as its rows, read in stored order; files by their first row."""
+    fs = pyarrow_filesystem(settings.s3)
+    files = [
+        epoch_micros(pq.read_table(uri.removeprefix("s3://"), columns=columns, filesystem=fs))
+        for uri in day_files(settings, COMPACTED_TICKS, day)
+    ]
+    return sorted(
+        ([tuple(r[c] for c in columns) for r in rows] for rows in files if rows),
+        key=lambda rows: rows[0],
+    )
+
+
 @pytest.mark.integration
 def test_every_compacted_file_is_sorted_inside_even_when_the_writer_spills(
-    spark, seeded: Settings, test_state_dir
+    spark, seeded: Settings, test_state_dir, engine: str
 ):
     """Row by row, in file order: (ticker, event_time, kafka_partition, kafka_offset) never drops.
 
-    The job runs as its own process with Spark forced to spill every sort after 100 rows, as a
-    large day does: a sort by trade_date that Delta's writer adds before writing (when the plan's
-    order does not start with the partition column) merges spilled runs of equal keys in any order.
+    The job runs as its own process with its sort forced to spill, as a large day does: Spark
+    after every 100 rows (a sort by trade_date that Delta's writer adds before writing, when the
+    plan's order does not start with the partition column, merges spilled runs of equal keys in
+    any order); DuckDB within the smallest memory limit it accepts.
     """
-    log = test_state_dir / f"compaction-spill-{os.getpid()}.log"
+    spill_env = {
+        "spark": {
+            "PYSPARK_SUBMIT_ARGS": (
+                "--conf spark.shuffle.spill.numElementsForceSpillThreshold=100 pyspark-shell"
+            )
+        },
+        "duckdb": {"COMPACTION_DUCKDB_MEMORY_LIMIT": "32MB"},
+    }[engine]
+    log = test_state_dir / f"compaction-spill-{engine}-{os.getpid()}.log"
     with log.open("wb") as out:
         done = subprocess.run(
             [
                 sys.executable,
-                str(PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"),
+                *JOBS[engine],
                 "--start",
                 DAY_1.isoformat(),
                 "--end",
                 DAY_3.isoformat(),
             ],
-            env={
-                **os.environ,
-                "S3_PREFIX": seeded.s3.prefix,
-                "PYSPARK_SUBMIT_ARGS": (
-                    "--conf spark.shuffle.spill.numElementsForceSpillThreshold=100 pyspark-shell"
-                ),
-            },
+            env={**os.environ, "S3_PREFIX": seeded.s3.prefix, **spill_env},
             cwd=PROJECT_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             timeout=600,
         )
     assert done.returncode == 0, log.read_text()[-3000:]
-    table = delta(seeded, COMPACTED_TICKS)
-    files = [f for f in table.file_uris() if "trade_date=2026-03-0" in f]
-    assert files
-    key = ["ticker", "event_time", "kafka_partition", "kafka_offset"]
-    s3 = seeded.s3
-    fs = pafs.S3FileSystem(
-        access_key=s3.access_key_id,
-        secret_key=s3.secret_access_key.get_secret_value(),
-        endpoint_override=s3.endpoint_url,
-        scheme="http" if s3.endpoint_url.startswith("http://") else "https",
-        region=s3.region,
-    )
-    for uri in files:
-        rows = pq.read_table(uri.removeprefix("s3://"), columns=key, filesystem=fs).to_pylist()
-        keys = [tuple(r[c] for c in key) for r in rows]
-        drops = [i for i in range(1, len(keys)) if keys[i] < keys[i - 1]]
-        assert not drops, f"{uri}: order drops at rows {drops[:5]} of {len(keys)}"
+    for day in (DAY_1, DAY_2):
+        files = rows_in_file_order(seeded, day, FILE_ORDER)
+        assert files
+        for keys in files:
+            drops = [i for i in range(1, len(keys)) if keys[i] < keys[i - 1]]
+            assert not drops, f"{day}: order drops at rows {drops[:5]} of {len(keys)}"
+
+
+@pytest.mark.integration
+def test_both_engines_write_the_same_rows_in_the_same_order(spark, seeded: Settings):
+    """DuckDB and Spark compaction of the same day: equal rows, row for row, in file order."""
+    columns = [*FILE_ORDER, "price", "volume", "tick_id", "kafka_topic", "ingested_at"]
+    written = {}
+    for name, run in RUNS.items():
+        [result] = run(seeded, DAY_1, DAY_2, target_file_mb=0.02)
+        assert result.check_passed and result.compacted_files > 1, result
+        written[name] = rows_in_file_order(seeded, DAY_1, columns)
+    # Files may split the day at other rows; the day read file after file is the same sequence.
+    sequences = {name: [row for rows in files for row in rows] for name, files in written.items()}
+    assert len(sequences["duckdb"]) == 1600
+    assert sequences["duckdb"] == sequences["spark"]
+
+
+@pytest.mark.integration
+def test_log_proves_unique_offsets_only_for_a_day_without_replays(spark, seeded: Settings):
+    raw = table_uri(seeded.s3, RAW_TICKS)
+    version = delta(seeded, RAW_TICKS).version()
+    assert not offsets_cannot_repeat(raw, seeded.s3, DAY_1.isoformat(), version)  # replayed
+    # A day written once, batch after batch, is proven unique without a scan.
+    day = date(2026, 3, 6)
+    seeder = RawSeeder(spark, seeded.s3)
+    ticks = tick_payloads(day, 600, 6)
+    for batch in range(3):  # its own app id: Delta skips batch ids an app has committed before
+        seeder.write(ticks[batch * 200 : (batch + 1) * 200], app="unique-day")
+    version = delta(seeded, RAW_TICKS).version()
+    assert offsets_cannot_repeat(raw, seeded.s3, day.isoformat(), version)
+    for run in RUNS.values():
+        [result] = run(seeded, day, day + (DAY_2 - DAY_1))
+        assert (result.raw_rows, result.distinct_offsets, result.compacted_rows) == (600, 600, 600)

@@ -1,8 +1,10 @@
 """compacted_ticks: each day of raw_ticks deduplicated, sorted and rewritten into few large files.
 
-The work is spark_jobs/compact_ticks.py, run through Dagster Pipes: its per-day log lines, the
-materialization metadata (rows, files and bytes in and out, duration) and the row-count check
-come back into the run. A backfill of many days is one run and one Spark application.
+The work runs as its own process through Dagster Pipes, on the engine COMPACTION_ENGINE picks:
+`python -m stock_lakehouse.compaction` (DuckDB + delta-rs, one machine) or
+spark_jobs/compact_ticks.py (Spark, for a `spark://` cluster). Either way the per-day log lines,
+the materialization metadata (engine, rows, files and bytes in and out, duration) and the
+row-count check come back into the run. A backfill of many days is one run and one process.
 """
 
 import sys
@@ -13,7 +15,7 @@ import dagster as dg
 from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.partitions import daily_partitions
-from stock_lakehouse.settings import PROJECT_ROOT
+from stock_lakehouse.settings import PROJECT_ROOT, get_settings
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 
 COMPACT_JOB = PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"
@@ -23,16 +25,10 @@ COMPACTED_TICKS_KEY = dg.AssetKey("compacted_ticks")
 COMPACTED_TICKS_WRITER_POOL = "compacted_ticks_writer"
 
 
-def compaction_command(start: date, end: date) -> list[str]:
-    """The job for the half-open day range [start, end), with this interpreter's pyspark."""
-    return [
-        sys.executable,
-        str(COMPACT_JOB),
-        "--start",
-        start.isoformat(),
-        "--end",
-        end.isoformat(),
-    ]
+def compaction_command(start: date, end: date, engine: str) -> list[str]:
+    """The job for the half-open day range [start, end) on `engine`, with this interpreter."""
+    job = [str(COMPACT_JOB)] if engine == "spark" else ["-m", "stock_lakehouse.compaction"]
+    return [sys.executable, *job, "--start", start.isoformat(), "--end", end.isoformat()]
 
 
 @dg.asset(
@@ -50,7 +46,7 @@ def compaction_command(start: date, end: date) -> list[str]:
     ],
     group_name="batch",
     pool=COMPACTED_TICKS_WRITER_POOL,
-    kinds={"spark", "delta", "s3"},
+    kinds={"duckdb", "spark", "delta", "s3"},
     owners=["team:data-platform"],
     description=(
         "One copy of each day's valid ticks: one row per Kafka offset, sorted by ticker and event "
@@ -61,7 +57,9 @@ def compacted_ticks(
     context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient
 ):
     window = context.partition_time_window  # one day, or a backfill's whole range
-    command = compaction_command(window.start.date(), window.end.date())
+    settings = get_settings()
+    engine = settings.compaction.engine_for(settings.spark.master)
+    command = compaction_command(window.start.date(), window.end.date(), engine)
     context.log.info(f"starting: {' '.join(command)}")
     yield from pipes_subprocess_client.run(
         command=command, context=context, cwd=str(PROJECT_ROOT)
