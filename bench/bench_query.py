@@ -37,8 +37,8 @@ from bench.common import (
     wait_for_quiet,
     write_result,
 )
-from spark_jobs.compact_ticks import OFFSET_KEY
 from stock_lakehouse import duckdb_conn
+from stock_lakehouse.compaction.plan import OFFSET_KEY
 from stock_lakehouse.delta_stats import DayStats, table_stats
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         compaction = None
         if not day_files(s3, COMPACTED_TICKS, args.day).files:
             wait_for_quiet(args.quiet_timeout)  # not the measurement, but its time is reported
-            compaction = run_compaction_job(prefix, args.day, folder)
+            engine = settings.compaction.engine_for(settings.spark.master)
+            compaction = run_compaction_job(engine, prefix, args.day, folder)
             print(
                 f"compacted {compaction['files_in']} -> {compaction['files_out']} files in "
                 f"{compaction['seconds']:.1f} s ({compaction['wall_s']:.1f} s wall)"

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.batch_data import DEFAULT_DAY, build_raw_day
-from bench.bench_compaction import COMPACT_JOB, RUN_TIMEOUT_S, parse_day_line
+from bench.bench_compaction import COMPACT_JOB, RUN_TIMEOUT_S
 from bench.common import (
     OthersWatch,
     bench_services,
@@ -33,6 +34,30 @@ from bench.common import (
     write_result,
 )
 from bench.stream_job import start_python, stop_job
+
+# job.log_day: "<day>: N rows (D duplicates dropped), a -> b files, x -> y bytes in Ss (engine)";
+# its time stamp is when the day ended, which the event log's actions are placed against.
+_DAY_LINE = re.compile(
+    r" INFO (\S+): (\d+) rows \((\d+) duplicates dropped\), (\d+) -> (\d+) files, "
+    r"(\d+) -> (\d+) bytes in ([\d.]+)s(?: \(\w+\))?$"
+)
+
+
+def parse_day_line(log: Path) -> dict[str, Any]:
+    for line in log.read_text(errors="replace").splitlines():
+        if match := _DAY_LINE.search(line):
+            day, rows, dropped, files_in, files_out, bytes_in, bytes_out, seconds = match.groups()
+            return {
+                "day": day,
+                "rows": int(rows),
+                "duplicates_dropped": int(dropped),
+                "files_in": int(files_in),
+                "files_out": int(files_out),
+                "bytes_in": int(bytes_in),
+                "bytes_out": int(bytes_out),
+                "seconds": float(seconds),
+            }
+    raise RuntimeError(f"compact_ticks logged no day line - see {log}")
 
 
 def run_with_event_log(prefix: str, day: date, folder: Path) -> tuple[Path, Path]:
