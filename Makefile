@@ -100,12 +100,16 @@ test: setup jars airflow-setup browser lint ## lint, then every test against rea
 	$(BIN)/pytest
 
 # Each benchmark starts its own services on the 17xxx ports (.state/bench), measures a reference in
-# the same run, and writes bench/results/<name>-<time>.json; docs/benchmarks.md has the figures.
-bench: setup jars ## benchmarks: producer vs kcat, ingest vs noop sink, freshness (~25 min)
+# the same run, and writes bench/results/<name>-<time>.json; bench.summary prints one table of
+# ratios from the newest results; docs/benchmarks.md has the figures.
+bench: setup jars ## every benchmark beside its reference, then one summary table (~45 min)
 	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
 	$(BIN)/python -m bench.bench_producer
 	$(BIN)/python -m bench.bench_ingest
 	$(BIN)/python -m bench.bench_freshness
+	$(BIN)/python -m bench.bench_compaction
+	$(BIN)/python -m bench.bench_query
+	$(BIN)/python -m bench.summary
 
 lint: setup ## ruff check + format check
 	$(BIN)/ruff check .

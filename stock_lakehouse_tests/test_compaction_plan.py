@@ -1,0 +1,49 @@
+"""The pure parts of compaction: which engine runs, and the statistics the DuckDB engine logs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+import pytest
+
+from stock_lakehouse.compaction.delta_files import _FileStats, _stat_value
+from stock_lakehouse.settings import CompactionSettings
+
+
+@pytest.mark.parametrize(
+    ("engine", "master", "runs"),
+    [
+        ("auto", "local[2]", "duckdb"),
+        ("auto", "local[*]", "duckdb"),
+        ("auto", "spark://127.0.0.1:7077", "spark"),
+        ("spark", "local[2]", "spark"),
+        ("duckdb", "spark://127.0.0.1:7077", "duckdb"),
+    ],
+)
+def test_auto_engine_is_duckdb_on_one_machine_and_spark_on_a_cluster(engine, master, runs):
+    assert CompactionSettings(engine=engine).engine_for(master) == runs
+
+
+def test_timestamp_stats_are_rounded_outwards_to_milliseconds():
+    at = datetime(2026, 11, 20, 14, 30, 0, 123456, tzinfo=UTC)
+    assert _stat_value(at, up=False) == "2026-11-20T14:30:00.123Z"
+    assert _stat_value(at, up=True) == "2026-11-20T14:30:00.124Z"
+    # Rounding up past the second carries into it.
+    late = datetime(2026, 11, 20, 14, 30, 59, 999500, tzinfo=UTC)
+    assert _stat_value(late, up=True) == "2026-11-20T14:31:00.000Z"
+    exact = datetime(2026, 11, 20, 14, 30, 0, 5000, tzinfo=UTC)
+    assert _stat_value(exact, up=True) == _stat_value(exact, up=False) == "2026-11-20T14:30:00.005Z"
+    assert _stat_value(date(2026, 11, 20), up=False) == "2026-11-20"
+
+
+def test_file_stats_cover_every_batch_and_leave_out_nan_bounds():
+    stats = _FileStats()
+    stats.add(pa.record_batch({"ticker": ["MSFT", "AAPL"], "price": [1.5, None]}))
+    stats.add(pa.record_batch({"ticker": ["ZM", None], "price": [float("nan"), 2.0]}))
+    logged = json.loads(stats.to_json())
+    assert logged["numRecords"] == 4
+    assert logged["minValues"] == {"ticker": "AAPL"}
+    assert logged["maxValues"] == {"ticker": "ZM"}
+    assert logged["nullCount"] == {"ticker": 1, "price": 1}
