@@ -102,13 +102,14 @@ test: setup jars airflow-setup browser lint ## lint, then every test against rea
 # Each benchmark starts its own services on the 17xxx ports (.state/bench), measures a reference in
 # the same run, and writes bench/results/<name>-<time>.json; bench.summary prints one table of
 # ratios from the newest results; docs/benchmarks.md has the figures.
-bench: setup jars ## every benchmark beside its reference, then one summary table (~45 min)
+bench: setup jars ## every benchmark beside its reference, then one summary table (~50 min)
 	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
 	$(BIN)/python -m bench.bench_producer
 	$(BIN)/python -m bench.bench_ingest
 	$(BIN)/python -m bench.bench_freshness
 	$(BIN)/python -m bench.bench_compaction
 	$(BIN)/python -m bench.bench_query
+	$(BIN)/python -m bench.bench_closed_day
 	$(BIN)/python -m bench.summary
 
 lint: setup ## ruff check + format check

@@ -28,6 +28,7 @@ import duckdb
 
 from bench.common import (
     BENCH_STATE_DIR,
+    GroupCpu,
     OthersWatch,
     bench_services,
     print_table,
@@ -147,12 +148,17 @@ def run_once(
         poller.until_all_seen(primer, 0, timeout=300)
         primed = set(poller.seen)
         watch = OthersWatch()
+        # The stream's own cost while it keeps up: its driver and JVM, over the live window.
+        stream_cpu = GroupCpu(proc.pid)
+        cpu_from, cpu_since = stream_cpu.now(), time.monotonic()
         producer = LiveProducer(
             settings,
             live_options(settings, name, seed, args.rate, duration=args.warmup + args.duration),
         )
         producer.start()
         poller.until_all_seen(producer, len(primed), timeout=trigger + DRAIN_TIMEOUT_S)
+        stream_cores = (stream_cpu.now() - cpu_from) / (time.monotonic() - cpu_since)
+        stream_cpu.result()
         others = watch.result()
     finally:
         stop_job(proc)
@@ -189,6 +195,7 @@ def run_once(
         "batch_every_median_s": (
             statistics.median(b - a for a, b in pairwise(ends)) if len(ends) > 1 else None
         ),
+        "stream_cores": stream_cores,
         "poll_median_s": statistics.median(poller.durations),
         "poll_p95_s": percentile(poller.durations, 0.95),
         "polls": len(poller.durations),
@@ -229,7 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         f"freshness: live ticks at {args.rate:g}/s, {args.duration:g} s measured after "
         f"{args.warmup:g} s warm-up, produce -> visible "
         f"in raw_ticks (DuckDB poll every {args.poll:g} s)",
-        ["trigger", "run", "p50 s", "p95 s", "max s", "incl. warm-up", "batch s / every", "others"],
+        [
+            "trigger",
+            "run",
+            "p50 s",
+            "p95 s",
+            "max s",
+            "incl. warm-up",
+            "batch s / every",
+            "stream cores",
+            "others",
+        ],
         [
             (
                 f"{r['trigger_s']:g} s",
@@ -239,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['max_s']:.2f}",
                 f"{r['with_warmup_p50_s']:.2f} / {r['with_warmup_p95_s']:.2f}",
                 f"{r['batch_median_s'] or 0:.1f} / {r['batch_every_median_s'] or 0:.1f}",
+                f"{r['stream_cores']:.2f}",
                 f"{r['others']['others_share']:.0%}",
             )
             for r in sorted(runs, key=lambda r: (r["trigger_s"], r["run"]))

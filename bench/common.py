@@ -255,6 +255,11 @@ class GroupCpu:
         self._thread.join()
         return round(sum(self._seen.values()), 2)
 
+    def now(self) -> float:
+        """CPU seconds of the group so far (a fresh sample), for the share over a window."""
+        self._sample()
+        return sum(self._seen.values())
+
 
 def wait_for_quiet(timeout: float, window: float = 5.0) -> bool:
     """Wait until others use under 10% of the machine over `window` s (at most `timeout` s)."""

@@ -27,4 +27,9 @@ def defs() -> dg.Definitions:
         sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation],
         schedules=[],
         resources=build_resources(get_settings()),
+        # Every batch step already runs its work in a subprocess (the compaction job through
+        # Pipes, dbt through its CLI) and the steps of a run are sequential, so a Python process
+        # per step, which loads these definitions again (~5.5 s each), buys nothing. Pools still
+        # hold: the in-process executor claims the same concurrency slots.
+        executor=dg.in_process_executor,
     )

@@ -32,7 +32,15 @@ def test_summary_takes_the_newest_result_and_counts_disturbed_runs(tmp_path):
             ],
         },
     )
+    write(
+        tmp_path,
+        "closed_day",
+        "20261206T000000Z",
+        {"ticks": 20000, "median_wall_s_duckdb": 22.8, "median_wall_s_spark": None, "runs": []},
+    )
     rows = {row[0]: row for row in summary_rows(tmp_path)}
+    assert rows["closed 20,000-tick day, duckdb engine"][1] == "run 22.8 s"
+    assert "closed 20,000-tick day, spark engine" not in rows
     assert rows["ingest, backlog"][3] == "0.75"
     assert rows["ingest, backlog"][5] == "1 of 3"
     assert rows["freshness at 500 ticks/s"][1] == "p95 4.50 s"

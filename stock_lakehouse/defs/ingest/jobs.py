@@ -82,6 +82,9 @@ def stop_orphan_stream(context: dg.OpExecutionContext, settings: Settings) -> No
 @dg.job(
     description="The Kafka -> raw_ticks stream, supervised by the stream_supervisor sensor.",
     tags={"stock_lakehouse/role": "stream"},
+    # Its op in a process of its own, as the stream's supervision and termination are tested
+    # (the batch jobs run their steps in the run worker: see definitions.py).
+    executor_def=dg.multiprocess_executor,
 )
 def ingest_stream() -> None:
     run_stream()
