@@ -21,6 +21,7 @@ import statistics
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -37,6 +38,7 @@ from bench.common import (
     wait_for_quiet,
     write_result,
 )
+from bench.long_history import build_long_history
 from bench.stream_job import read_job_log, start_stream_job, stop_job, wait_started
 from stock_lakehouse import duckdb_conn
 from stock_lakehouse.settings import Settings
@@ -79,13 +81,15 @@ class Poller:
     micro-batch), so Delta's file statistics keep a poll to the new files however big the table.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, uri: str, interval: float) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, uri: str, interval: float, after: Any = None
+    ) -> None:
         self.con = con
         self.uri = uri
         self.interval = interval
         self.seen: dict[str, tuple[float, float]] = {}  # tick_id -> (produced, first seen)
         self.durations: list[float] = []
-        self._newest = None
+        self._newest = after  # rows ingested up to this time were there before (long history)
 
     def poll(self) -> None:
         begun = time.time()
@@ -136,7 +140,15 @@ def run_once(
     s3 = settings.s3.model_copy(update={"prefix": prefix})
     uri = table_uri(s3, RAW_TICKS)
     con = duckdb_conn.connect(s3=s3)
-    poller = Poller(con, uri, args.poll)
+    history: dict[str, Any] = {"commits": 0, "rows": 0}
+    after = None
+    if args.history_commits:
+        # A stream that has run for days: its table already holds thousands of commits.
+        history = build_long_history(s3, folder, args.history_commits, datetime.now(UTC).date())
+        history["rows"], after = con.execute(
+            f"SELECT count(*), max(ingested_at) FROM delta_scan('{uri}')"
+        ).fetchone()
+    poller = Poller(con, uri, args.poll, after)
     wait_for_quiet(args.quiet_timeout)
     proc = start_stream_job(name, prefix, folder / "checkpoint", log, trigger_seconds=trigger)
     try:
@@ -167,7 +179,11 @@ def run_once(
     total = con.execute(f"SELECT count(*) FROM delta_scan('{uri}')").fetchone()
     con.close()
     seen = {k: v for k, v in poller.seen.items() if k not in primed}
-    if len(seen) != produced or total is None or total[0] != produced + len(primed):
+    if (
+        len(seen) != produced
+        or total is None
+        or total[0] != produced + len(primed) + history["rows"]
+    ):
         raise RuntimeError(f"saw {len(seen):,} of {produced:,} ticks (table holds {total}) - {log}")
     first = min(p for p, _ in seen.values())
     everything = [v - p for p, v in seen.values()]
@@ -178,6 +194,8 @@ def run_once(
     ends = [b.logged_at for b in batches]
     return {
         "trigger_s": trigger,
+        "history_commits": history["commits"],
+        "history_seconds": history.get("seconds"),
         "topic": name,
         "log": str(log),
         "ticks": produced,
@@ -214,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=2, help="repetitions per trigger")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--history-commits",
+        type=int,
+        default=0,
+        help="start each stream on a raw_ticks table with this many commits (long-run case)",
+    )
     parser.add_argument(
         "--quiet-timeout", type=float, default=600, help="wait this long for others to calm down"
     )
@@ -263,10 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     write_result(
-        "freshness",
+        "freshness-long" if args.history_commits else "freshness",
         {
             "command": " ".join(["python -m bench.bench_freshness", *(argv or sys.argv[1:])]),
             "rate": args.rate,
+            "history_commits": args.history_commits,
             "duration_s": args.duration,
             "poll_interval_s": args.poll,
             "warmup_s": args.warmup,

@@ -21,7 +21,7 @@ Row = tuple[str, str, str, str, str]
 
 
 def newest(name: str, folder: Path = RESULTS_DIR) -> dict[str, Any] | None:
-    files = sorted(folder.glob(f"{name}-*.json"))
+    files = sorted(folder.glob(f"{name}-[0-9]*.json"))  # freshness-2026..., not freshness-long-...
     return json.loads(files[-1].read_text()) if files else None
 
 
@@ -67,9 +67,12 @@ def freshness_rows(result: dict[str, Any]) -> list[Row]:
         p95 = statistics.median(r["p95_s"] for r in runs)
         cores = [r["stream_cores"] for r in runs if "stream_cores" in r]
         stream = f", stream {statistics.median(cores):.2f} cores" if cores else ""
+        table = (
+            f", {result['history_commits']:,}-commit table" if result.get("history_commits") else ""
+        )
         rows.append(
             (
-                f"freshness at {result.get('rate', '?')} ticks/s",
+                f"freshness at {result.get('rate', '?')} ticks/s{table}",
                 f"p95 {p95:.2f} s{stream}",
                 f"trigger {trigger:g} s",
                 f"+{p95 - trigger:.2f} s",
@@ -125,10 +128,14 @@ def query_rows(result: dict[str, Any]) -> list[Row]:
     ]
 
 
+COMMANDS = {
+    "freshness-long": "python -m bench.bench_freshness --triggers 2 --history-commits 5000",
+}
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "producer": producer_rows,
     "ingest": ingest_rows,
     "freshness": freshness_rows,
+    "freshness-long": freshness_rows,
     "compaction": compaction_rows,
     "query": query_rows,
     "closed_day": closed_day_rows,
@@ -141,7 +148,15 @@ def summary_rows(folder: Path = RESULTS_DIR) -> list[tuple[str, ...]]:
         result = newest(name, folder)
         if result is None:
             rows.append(
-                (name, "no result", "-", "-", "-", "-", f"run python -m bench.bench_{name}")
+                (
+                    name,
+                    "no result",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    f"run {COMMANDS.get(name, f'python -m bench.bench_{name}')}",
+                )
             )
             continue
         bad, total = disturbed_count(result.get("runs", result.get("queries", [])))
