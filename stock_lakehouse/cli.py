@@ -32,6 +32,8 @@ def _services() -> LocalServices:
 
 
 @click.group()
+# The installed distribution's version, so a script or a bug report can say which build ran.
+@click.version_option(package_name="stock-lakehouse", message="%(prog)s %(version)s")
 def cli() -> None:
     """stock-lakehouse: Kafka -> Spark -> Delta on S3 -> dbt/DuckDB, orchestrated by Dagster."""
 
