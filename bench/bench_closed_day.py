@@ -65,11 +65,11 @@ def run_daily_refresh(engine: str, prefix: str, day: date, folder: Path) -> dict
         *("--tags", json.dumps({"dagster/partition": day.isoformat()})),
     ]
     state.mkdir(parents=True)
-    # Not from the project root: Dagster's CLI loads ./.env over the environment (its values win),
-    # which would point the run at the demo's services instead of the bench's.
     watch = OthersWatch()
     started = time.time()
     with (state / "run.log").open("wb") as log:
+        # cwd is the run's folder, not the project root: Dagster's CLI loads ./.env over the
+        # environment (its values win), which would point the run at the demo's services.
         proc = subprocess.run(
             command, env=env, cwd=state, stdout=log, stderr=subprocess.STDOUT,
             timeout=RUN_TIMEOUT_S, check=False,

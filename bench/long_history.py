@@ -5,7 +5,8 @@ work (snapshot update, a checkpoint every 10th commit over every file added so f
 that history. bench_freshness --history-commits N starts its stream on such a table. Spark writes
 the first appends (bench/batch_data.py: the table as the stream creates it, with Spark's
 protocol and schema); delta-rs appends the rest, a few rows and one file per commit, with a
-checkpoint every 10th commit as Spark's writer would: ~10x faster than a Spark append each.
+checkpoint every 10th commit as Spark's writer would. A delta-rs append took ~0.1 s on a short
+history and ~0.6 s past 4,000 commits (5,000 commits: 31 min on this machine, 2026-12-06).
 """
 
 from __future__ import annotations
