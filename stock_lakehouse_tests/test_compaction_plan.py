@@ -47,3 +47,11 @@ def test_file_stats_cover_every_batch_and_leave_out_nan_bounds():
     assert logged["minValues"] == {"ticker": "AAPL"}
     assert logged["maxValues"] == {"ticker": "ZM"}
     assert logged["nullCount"] == {"ticker": 1, "price": 1}
+
+
+def test_an_unknown_engine_is_refused_naming_the_allowed_ones(monkeypatch):
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("COMPACTION_ENGINE", "postgres")
+    with pytest.raises(ValidationError, match="'auto', 'duckdb' or 'spark'"):
+        CompactionSettings()
