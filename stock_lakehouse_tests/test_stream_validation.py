@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from spark_jobs.stream_ticks import parse_ticks, quarantined, valid_ticks
-from stock_lakehouse.ticks import DEFAULT_TICKERS, SCHEMA_VERSION, QuarantineReason
+from stock_lakehouse.ticks import DEFAULT_TICKERS, SCHEMA_VERSION, TICK_FIELDS, QuarantineReason
 
 pytestmark = pytest.mark.integration  # needs the JVM
 
@@ -175,3 +175,71 @@ def test_split_keeps_every_offset_once_with_lineage_and_payload(spark):
     garbage = next(r for r in bad if r["kafka_offset"] == 3)
     assert bytes(garbage["payload"]) == CASES[3][0]  # the exact bytes, kept for replay
     assert str(garbage["trade_date"]) == "2026-03-02"  # from the Kafka timestamp
+
+
+def _compact(payload: bytes) -> bytes | None:
+    """The producer's own serialization of a JSON case, or None when it is not one object."""
+
+    def no_duplicates(pairs):  # json.loads keeps the last of two equal keys: another object
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    try:
+        value = json.loads(payload, object_pairs_hook=no_duplicates)
+        if not isinstance(value, dict):
+            return None
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError):  # not JSON, or a number JSON cannot hold (1e400)
+        return None
+
+
+def test_canonical_messages_are_judged_as_the_strict_parse_judges_them(spark):
+    # parse_ticks reads a message in the producer's compact form with one typed from_json and any
+    # other with the strict VARIANT parse. The cases above are spaced (strict path); the same
+    # objects compacted must give the same fields, reason and detail.
+    pairs = []
+    for payload, _, _ in CASES:
+        with_json_nan = payload is not None and b"NaN" in payload
+        compact = None if with_json_nan else _compact(payload)
+        if compact is not None and compact != payload:
+            pairs.append((payload, compact))
+    # Canonical-looking values at the edges of the fast path's number and string forms.
+    for extra in (
+        tick(price=0.0),
+        tick(price=190, bid=190, ask=191),
+        tick(timestamp=EVENT + 0.000001),
+        tick(price=123456789012345678),
+        tick(price=0.1234567890123456789),
+        tick(seq=999999999999999999),
+        tick(tick_id=""),
+        tick(schema_version=0),
+    ):
+        pairs.append(
+            (json.dumps(extra).encode(), json.dumps(extra, separators=(",", ":")).encode())
+        )
+    assert len(pairs) > 20
+    fields = ["reason", "detail", *TICK_FIELDS, "event_time", "trade_date"]
+    rows = parse_ticks(
+        kafka_rows(spark, [p for pair in pairs for p in pair]), list(DEFAULT_TICKERS)
+    )
+    by_offset = {r["kafka_offset"]: r for r in rows.collect()}
+    for i, (spaced, compact) in enumerate(pairs):
+        strict, fast = by_offset[2 * i], by_offset[2 * i + 1]
+        assert [fast[f] for f in fields] == [strict[f] for f in fields], (spaced, compact)
+
+
+def test_the_simulators_messages_take_the_canonical_form(spark):
+    from pyspark.sql import functions as F
+
+    from stock_lakehouse.simulator.generator import encode_tick
+    from stock_lakehouse.tick_parsing import CANONICAL_TICK
+
+    payloads = [encode_tick(tick(seq=n, price=190.25 + n / 100)) for n in range(50)]
+    payloads.append(json.dumps(tick()).encode())  # spaced: the strict path
+    matched = (
+        kafka_rows(spark, payloads)
+        .select(F.col("value").cast("string").rlike(CANONICAL_TICK).alias("m"))
+        .collect()
+    )
+    assert [r["m"] for r in matched] == [True] * 50 + [False]
