@@ -106,6 +106,7 @@ bench: setup jars ## every benchmark beside its reference, then one summary tabl
 	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
 	$(BIN)/python -m bench.bench_producer
 	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_parse
 	$(BIN)/python -m bench.bench_freshness
 	$(BIN)/python -m bench.bench_compaction
 	$(BIN)/python -m bench.bench_query

@@ -1,13 +1,16 @@
-"""Sustained ingest through Spark into raw_ticks, beside Kafka read + from_json into `noop`.
+"""Sustained ingest through Spark into raw_ticks, beside two references on the same topic.
 
     python -m bench.bench_ingest [--ticks 1000000] [--runs 2] [--max-offsets 200000]
 
-One topic is filled first (history mode, no bad ticks). Then, alternately, the real stream job
-(`spark_jobs/stream_ticks.py --available-now`, fresh S3 prefix and checkpoint) and the reference
-(bench/noop_ingest.py) drain it, each in its own process. The rate is rows / query time, from the
+One topic is filled first (history mode, no bad ticks). Then, in an order that rotates from run to
+run, three processes drain it: the real stream job (`spark_jobs/stream_ticks.py --available-now`,
+fresh S3 prefix and checkpoint), the ceiling (bench/noop_ingest.py: Kafka read + from_json into
+`noop`) and the plain job (bench/noop_ingest.py --sink delta: the same raw_ticks columns appended
+to Delta by Spark's own sink, no validation, no quarantine). The rate is rows / query time, from the
 moment the query started to the end of its last batch, so the JVM start (10-20 s here) is left
-out; wall time including it is reported beside. job / noop is the share of this design's ceiling
-(read + parse) that validation, the second parse and the two Delta appends leave.
+out; wall time including it is reported beside. job / noop is the share of the ceiling that
+validation, quarantine and exactly-once appends leave; job / plain what they cost over a plain
+append of the same rows.
 """
 
 from __future__ import annotations
@@ -88,12 +91,19 @@ def run_job(settings: Settings, topic: str, ticks: int, max_offsets: int) -> dic
     }
 
 
-def run_noop(topic: str, ticks: int, max_offsets: int) -> dict[str, Any]:
-    name = unique("ingest-noop")
+def run_reference(
+    settings: Settings, sink: str, topic: str, ticks: int, max_offsets: int
+) -> dict[str, Any]:
+    """bench.noop_ingest into `noop`, or (sink "delta") plainly into a new raw_ticks table."""
+    name = unique(f"ingest-{sink}")
     folder = run_dir(name)
     log, out = folder / "noop_ingest.log", folder / "result.json"
-    args = ["-m", "bench.noop_ingest", "--topic", topic]
+    args = ["-m", "bench.noop_ingest", "--topic", topic, "--sink", sink]
     args += ["--checkpoint", str(folder / "checkpoint"), "--out", str(out)]
+    prefix = f"bench/{name}"
+    if sink == "delta":
+        s3 = settings.s3.model_copy(update={"prefix": prefix})
+        args += ["--table", table_uri(s3, RAW_TICKS, scheme="s3a")]
     env = {
         "STREAM_MAX_OFFSETS_PER_TRIGGER": str(max_offsets),
         "STREAM_STARTING_OFFSETS": "earliest",
@@ -108,12 +118,14 @@ def run_noop(topic: str, ticks: int, max_offsets: int) -> dict[str, Any]:
     wall = time.monotonic() - started
     others = watch.result()
     if code != 0:
-        raise RuntimeError(f"noop ingest exited with {code} - see {log}")
+        raise RuntimeError(f"{sink} ingest exited with {code} - see {log}")
     result = json.loads(out.read_text())
     batches = [b for b in result["batches"] if b["rows"]]
     rows = sum(b["rows"] for b in batches)
     if rows != ticks:
-        raise RuntimeError(f"noop ingest read {rows:,} rows, expected {ticks:,} - see {log}")
+        raise RuntimeError(f"{sink} ingest read {rows:,} rows, expected {ticks:,} - see {log}")
+    if sink == "delta" and (written := raw_rows(settings, prefix)) != ticks:
+        raise RuntimeError(f"plain ingest wrote {written:,} rows, expected {ticks:,} - see {log}")
     query_s = max(b["ended_at"] for b in batches) - result["started_at"]
     return {
         "log": str(log),
@@ -147,15 +159,19 @@ def main(argv: list[str] | None = None) -> int:
         if summary.acked != args.ticks:
             raise RuntimeError(f"only {summary.acked:,} of {args.ticks:,} ticks acknowledged")
         print(f"topic {options.topic}: {summary.line()}")
+        cases = ["job", "noop", "plain"]
         for n in range(args.runs):
-            order = ("job", "noop") if n % 2 == 0 else ("noop", "job")
+            order = cases[n % 3 :] + cases[: n % 3]
             result: dict[str, Any] = {"run": n + 1, "order": order}
             for name in order:
                 wait_for_quiet(args.quiet_timeout)
                 if name == "job":
                     measured = run_job(settings, options.topic, args.ticks, args.max_offsets)
                 else:
-                    measured = run_noop(options.topic, args.ticks, args.max_offsets)
+                    sink = "noop" if name == "noop" else "delta"
+                    measured = run_reference(
+                        settings, sink, options.topic, args.ticks, args.max_offsets
+                    )
                 result[name] = measured
                 flag = " (disturbed)" if measured["others"]["disturbed"] else ""
                 print(
@@ -163,20 +179,30 @@ def main(argv: list[str] | None = None) -> int:
                     f"{measured['query_s']:.1f} s ({measured['wall_s']:.1f} s wall){flag}"
                 )
             result["ratio"] = result["job"]["rows_per_s"] / result["noop"]["rows_per_s"]
+            result["ratio_plain"] = result["job"]["rows_per_s"] / result["plain"]["rows_per_s"]
             runs.append(result)
 
     print_table(
         f"ingest: {args.ticks:,} ticks, stream job -> raw_ticks vs Kafka + from_json -> noop "
-        f"(maxOffsetsPerTrigger {args.max_offsets:,})",
-        ["run", "job rows/s", "noop rows/s", "ratio", "query s job / noop", "wall s job / noop"],
+        f"and -> plain Delta append (maxOffsetsPerTrigger {args.max_offsets:,})",
+        [
+            "run",
+            "job rows/s",
+            "noop rows/s",
+            "plain rows/s",
+            "job/noop",
+            "job/plain",
+            "query s job / noop / plain",
+        ],
         [
             (
                 r["run"],
                 f"{r['job']['rows_per_s']:,.0f}",
                 f"{r['noop']['rows_per_s']:,.0f}",
+                f"{r['plain']['rows_per_s']:,.0f}",
                 f"{r['ratio']:.3f}",
-                f"{r['job']['query_s']:.1f} / {r['noop']['query_s']:.1f}",
-                f"{r['job']['wall_s']:.1f} / {r['noop']['wall_s']:.1f}",
+                f"{r['ratio_plain']:.3f}",
+                " / ".join(f"{r[c]['query_s']:.1f}" for c in cases),
             )
             for r in runs
         ],
@@ -192,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             "produce_ticks_per_s": summary.ticks_per_s,
             "runs": runs,
             "median_ratio": median([r["ratio"] for r in runs]),
+            "median_ratio_plain": median([r["ratio_plain"] for r in runs]),
         },
     )
     return 0

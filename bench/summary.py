@@ -49,13 +49,36 @@ def producer_rows(result: dict[str, Any]) -> list[Row]:
 
 
 def ingest_rows(result: dict[str, Any]) -> list[Row]:
-    return [
+    rows = [
         (
             "ingest, backlog",
             "rows/s",
             "Kafka read + from_json -> noop",
             _ratio(result.get("median_ratio")),
             ">= 0.7",
+        )
+    ]
+    if result.get("median_ratio_plain") is not None:  # results before 2026-12-06 lack it
+        rows.append(
+            (
+                "ingest vs plain append",
+                "rows/s",
+                "Kafka + from_json -> Delta, no validation",
+                _ratio(result["median_ratio_plain"]),
+                ">= 1.0",
+            )
+        )
+    return rows
+
+
+def parse_rows(result: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            "parse + validate (no I/O)",
+            "rows/s",
+            "one typed from_json -> noop",
+            _ratio(result.get("ratio", {}).get("job_vs_reference")),
+            "-",
         )
     ]
 
@@ -134,6 +157,7 @@ COMMANDS = {
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "producer": producer_rows,
     "ingest": ingest_rows,
+    "parse": parse_rows,
     "freshness": freshness_rows,
     "freshness-long": freshness_rows,
     "compaction": compaction_rows,

@@ -147,7 +147,9 @@ class DeltaBatchWriter:
         parsed = parse_ticks(batch, self.known_tickers, self.bounds)
         # One pass over the batch in the common case: the raw append counts both kinds of rows as
         # it runs (no cache, no count job), and quarantine is written only when there are bad
-        # rows, in a second pass over those offsets.
+        # rows, in a second pass over those offsets. Each pass filters behind an `observe`: that
+        # node keeps Spark from pushing the filter into parse_ticks' projections, which made it
+        # judge every row twice (a 200k-row quarantine pass took 6.8 s instead of 2.2 s).
         counts = Observation(f"stream_ticks-{batch_id}")
         observed = parsed.observe(
             counts,
@@ -162,7 +164,9 @@ class DeltaBatchWriter:
             measured = self._observed(counts)
         if measured is None or measured[1] > 0:
             # Unknown counts write quarantine too: Delta skips it if it had committed.
-            self._append(quarantined(parsed), self.quarantine_uri, batch_id)
+            seen = Observation(f"stream_ticks-{batch_id}-quarantine")
+            judged = parsed.observe(seen, F.count(F.lit(1)).alias("rows"))
+            self._append(quarantined(judged), self.quarantine_uri, batch_id)
         raw_rows, bad_rows = measured or (0, 0)
         self.on_batch(
             BatchResult(

@@ -18,7 +18,11 @@ def test_summary_takes_the_newest_result_and_counts_disturbed_runs(tmp_path):
         tmp_path,
         "ingest",
         "20261206T000000Z",
-        {"median_ratio": 0.75, "runs": [{"job": quiet, "noop": busy}, {"job": quiet}]},
+        {
+            "median_ratio": 0.75,
+            "median_ratio_plain": 1.1,
+            "runs": [{"job": quiet, "noop": busy}, {"job": quiet}],
+        },
     )
     write(
         tmp_path,
@@ -43,6 +47,7 @@ def test_summary_takes_the_newest_result_and_counts_disturbed_runs(tmp_path):
     assert "closed 20,000-tick day, spark engine" not in rows
     assert rows["ingest, backlog"][3] == "0.75"
     assert rows["ingest, backlog"][5] == "1 of 3"
+    assert rows["ingest vs plain append"][3] == "1.10"
     assert rows["freshness at 500 ticks/s"][1] == "p95 4.50 s"
     assert rows["freshness at 500 ticks/s"][3] == "+2.50 s"
     assert rows["producer"][1] == "no result"
