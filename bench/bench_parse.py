@@ -10,7 +10,10 @@ Each run writes to the `noop` sink:
 - job: `parse_ticks` then `valid_ticks` behind the same `observe` the stream's batch writer uses,
   i.e. exactly the work of a micro-batch before its Delta append;
 - strict: the same, every message forced through the strict VARIANT parse (a space before each
-  message: still valid JSON, no longer the producer's compact form), the cost without the fast path.
+  message: still valid JSON, no longer the producer's compact form), the cost without the fast path;
+- quarantine: the stream's second pass over a batch that has bad rows (one message in 1,000
+  replaced by garbage), `quarantined` behind an `observe` as the batch writer runs it, and
+  quarantine_pushed: the same without it, where Spark pushes the filter into the parse.
 
 Median of `--runs` after one warm-up run each; a run during which other processes used more than
 ~10% of the machine is flagged as disturbed. bench_ingest measures the whole job; this isolates the
@@ -35,7 +38,7 @@ from bench.common import (
 from spark_jobs.stream_ticks import STREAM_SPARK_CONF
 from stock_lakehouse.simulator.generator import history_blocks
 from stock_lakehouse.spark_session import get_spark_session
-from stock_lakehouse.tick_parsing import parse_ticks, valid_ticks
+from stock_lakehouse.tick_parsing import parse_ticks, quarantined, valid_ticks
 from stock_lakehouse.ticks import DEFAULT_UNIVERSE, TICK_FIELDS
 
 KAFKA_SCHEMA = (
@@ -74,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     source = spark.createDataFrame(rows, KAFKA_SCHEMA).repartition(3).cache()
     spaced = source.withColumn("value", F.concat(F.lit(b" "), "value")).cache()
-    assert source.count() == spaced.count() == args.rows
+    garbage = F.when(F.col("offset") % 1000 == 0, F.lit(b"{garbage")).otherwise(F.col("value"))
+    with_bad = source.withColumn("value", garbage).cache()
+    assert source.count() == spaced.count() == with_bad.count() == args.rows
     typed = ", ".join(f"{n} {'bigint' if t == 'long' else t}" for n, t in TICK_FIELDS.items())
     tickers = settings.market.ticker_list
 
@@ -91,10 +96,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return build
 
+    def quarantine(guarded: bool):
+        def build():
+            parsed = parse_ticks(with_bad, tickers)
+            if guarded:
+                seen = Observation(f"bench_parse-{time.monotonic_ns()}")
+                parsed = parsed.observe(seen, F.count(F.lit(1)).alias("rows"))
+            return quarantined(parsed), None
+
+        return build
+
     cases = {
         "reference": lambda: (reference(), None),
         "job": job(source),
         "strict": job(spaced),
+        "quarantine": quarantine(guarded=True),
+        "quarantine_pushed": quarantine(guarded=False),
     }
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
     for run in range(args.runs + 1):  # run 0 warms up each plan
@@ -123,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = {
         "job_vs_reference": round(med("reference") / med("job"), 3),
         "strict_vs_reference": round(med("reference") / med("strict"), 3),
+        "quarantine_pushed_over_guarded": round(med("quarantine_pushed") / med("quarantine"), 3),
     }
     print_table(
         f"parse of {args.rows:,} messages, median of {args.runs} (noop sink)",
