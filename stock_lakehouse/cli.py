@@ -18,14 +18,6 @@ from stock_lakehouse.settings import get_settings
 console = Console()
 err = Console(stderr=True)
 
-STATE_STYLE = {
-    "healthy": "green",
-    "external": "cyan",
-    "stopped": "yellow",
-    "unhealthy": "red",
-    "unreachable": "red",
-}
-
 
 def _services() -> LocalServices:
     return LocalServices(get_settings())
@@ -193,12 +185,23 @@ def simulate(
 
 
 @cli.command()
-def status() -> None:
+@click.option("--json", "as_json", is_flag=True, help="one JSON object, for scripts and monitors")
+def status(as_json: bool) -> None:
     """One screen: services, the stream (run, lag per Kafka partition, last micro-batch), and
-    per-day partitions of raw, compacted and marts."""
-    from stock_lakehouse.platform_status import print_platform_status
+    per-day partitions of raw, compacted and marts. Exits 1 when a service is down or no stream
+    is running."""
+    import json
 
-    print_platform_status(get_settings(), console, _print_status)
+    from stock_lakehouse import platform_status
+
+    settings = get_settings()
+    report = platform_status.collect(settings)
+    if as_json:
+        click.echo(json.dumps(platform_status.as_json(report), indent=2))
+    else:
+        platform_status.render(report, console, settings)
+    if not report.ok:
+        sys.exit(1)
 
 
 @cli.command()
@@ -318,15 +321,10 @@ def demo_down() -> None:
 
 
 def _print_status(local: LocalServices):
+    from stock_lakehouse.platform_status import services_table
+
     rows = local.status()
-    table = Table(title="stock-lakehouse services")
-    for column in ("service", "address", "state", "pids"):
-        table.add_column(column, no_wrap=True)
-    for row in rows:
-        style = STATE_STYLE.get(row.state, "")
-        pids = " ".join(map(str, row.pids)) or "-"
-        table.add_row(row.name, row.address, f"[{style}]{row.state}[/]", pids)
-    console.print(table)
+    console.print(services_table(rows))
     console.print(
         f"bucket {local.settings.s3.uri()}; data and logs in {local.settings.local.state_dir}",
         highlight=False,

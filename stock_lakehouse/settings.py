@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.ticks import DEFAULT_TICKERS, EventTimeBounds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -239,6 +240,30 @@ class Settings(BaseModel):
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
 
 
+class InvalidSettings(UserFacingError):
+    """A value in the environment or .env that a setting cannot take, named by its variable."""
+
+
+def _variable(error: dict, title: str) -> str:
+    """COMPACTION_ENGINE for error loc ('engine',) of CompactionSettings: the name people set."""
+    for field in Settings.model_fields.values():
+        group = field.default_factory
+        if isinstance(group, type) and group.__name__ == title:
+            prefix = group.model_config.get("env_prefix", "")
+            return f"{prefix}{error['loc'][0]}".upper() if error["loc"] else title
+    return ".".join(str(part) for part in error["loc"]) or title
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once per process; a bad value is one line naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_variable(e, exc.title)}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidSettings(
+            f"invalid setting {problems} - fix it in the environment or .env "
+            "(.env.example documents every variable)"
+        ) from None

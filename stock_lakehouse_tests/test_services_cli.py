@@ -6,6 +6,7 @@ they never disturb the session services other tests use.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -115,6 +116,17 @@ def test_up_twice_is_harmless_and_down_then_up_keeps_data(private_services, uniq
     assert down.returncode == 0, down.stderr
     assert not any(all_pids(local).values())
     assert run_cli(env, "services", "status").returncode == 1
+    # Both really stopped: `status --json` says which, where, and what starts them.
+    stopped = run_cli(env, "status", "--json")
+    assert stopped.returncode == 1, stopped.stderr
+    report = json.loads(stopped.stdout)
+    assert {s["name"]: s["state"] for s in report["services"]} == {
+        "kafka": "stopped",
+        "s3": "stopped",
+    }
+    servers_down = [p for p in report["problems"] if "'make services-up' starts it" in p]
+    assert len(servers_down) == 2 and report["days"] is None
+    assert servers in servers_down[0] and settings.s3.endpoint_url in servers_down[1]
 
     again = run_cli(env, "services", "up")
     assert again.returncode == 0, again.stderr

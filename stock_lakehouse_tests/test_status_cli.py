@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from confluent_kafka import Producer
 from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.producer import ensure_topic
+from stock_lakehouse.stream_lease import StreamLease
 from stock_lakehouse.stream_progress import committed_offsets
 
 CLI = Path(sys.executable).parent / "stock-lakehouse"
@@ -60,9 +62,12 @@ def test_status_shows_services_lag_per_partition_and_last_batch(
     result = subprocess.run(
         [CLI, "status"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == 0, result.stderr
+    # Kafka and the S3 store run, but no stream holds this checkpoint: that alone is a problem.
+    assert result.returncode == 1, result.stderr
     out = result.stdout
     assert "Traceback" not in out + result.stderr
+    problems = [line for line in out.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 1 and "no stream is running" in problems[0], problems
     rows = {
         cells[0]: cells[1:]
         for line in out.splitlines()
@@ -73,3 +78,68 @@ def test_status_shows_services_lag_per_partition_and_last_batch(
     assert "last micro-batch: #3 committed" in out
     assert "kafka" in out and "healthy" in out
     assert "raw_ticks holds no day yet" in out  # a fresh prefix: nothing streamed there
+
+
+@pytest.mark.integration
+def test_status_json_is_ok_while_a_stream_holds_the_checkpoint(
+    services: Settings, unique_name, tmp_path
+):
+    ensure_topic(services, unique_name, partitions=2)
+    producer = Producer(
+        {"bootstrap.servers": services.kafka.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER}
+    )
+    for i in range(30):
+        producer.produce(unique_name, value=b"{}", partition=i % 2)
+    assert producer.flush(30) == 0
+    write_batch(tmp_path, 7, unique_name, {0: 15, 1: 5}, done=True)
+    env = {
+        **os.environ,
+        "KAFKA_TICKS_TOPIC": unique_name,
+        "STREAM_CHECKPOINT_DIR": str(tmp_path),
+        "S3_PREFIX": unique_name,
+    }
+    command = [CLI, "status", "--json"]
+    # The lease is what a running stream holds (stream_ticks.py takes it before Spark starts);
+    # here this test process holds it, a live process as far as status can tell.
+    lease = StreamLease(tmp_path)
+    lease.acquire(run_id="test-run")
+    try:
+        held = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        lease.release()
+    released = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    assert held.returncode == 0, held.stdout + held.stderr
+    report = json.loads(held.stdout)  # one JSON object, nothing else on stdout
+    assert report["ok"] is True and report["problems"] == []
+    assert {s["name"]: s["state"] for s in report["services"]} == {
+        "kafka": "healthy",
+        "s3": "healthy",
+    }
+    stream = report["stream"]
+    assert stream["running"] is True and f"PID {os.getpid()}" in stream["holder"]
+    assert stream["last_batch"] == 7 and stream["lag"] == 10
+    assert [(p["partition"], p["end_offset"], p["lag"]) for p in stream["partitions"]] == [
+        (0, 15, 0),
+        (1, 15, 10),
+    ]
+    assert report["days"] == []
+
+    assert released.returncode == 1
+    after = json.loads(released.stdout)
+    assert after["ok"] is False and after["stream"]["running"] is False
+    assert any("no stream is running" in p for p in after["problems"])
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path):
+    env = {**os.environ, "COMPACTION_ENGINE": "postgres", "SPARK_SHUFFLE_PARTITIONS": "two"}
+    result = subprocess.run(
+        [CLI, "status"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    named = ("SPARK_SHUFFLE_PARTITIONS='two'", "COMPACTION_ENGINE='postgres'")
+    assert any(variable in lines[0] for variable in named), lines[0]
+    assert ".env.example" in lines[0]
