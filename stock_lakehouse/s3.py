@@ -55,11 +55,16 @@ def ensure_bucket(s3: S3Settings) -> None:
                 "- check S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY in .env"
             ) from exc
     except BotoCoreError as exc:
-        raise UserFacingError(
-            f"S3 store is not reachable at {s3.endpoint_url} - run 'stock-lakehouse services up' "
-            "or set S3_ENDPOINT_URL"
-        ) from exc
+        raise store_unreachable(s3) from exc
     client.create_bucket(Bucket=s3.bucket)
+
+
+def store_unreachable(s3: S3Settings) -> UserFacingError:
+    """The one line every command prints when nothing answers at S3_ENDPOINT_URL."""
+    return UserFacingError(
+        f"S3 store is not reachable at {s3.endpoint_url} - run 'stock-lakehouse services up' "
+        "or set S3_ENDPOINT_URL"
+    )
 
 
 def deltalake_storage_options(s3: S3Settings) -> dict[str, str]:

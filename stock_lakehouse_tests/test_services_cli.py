@@ -19,9 +19,11 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.s3 import s3_client
 from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.services.manager import LocalServices
+from stock_lakehouse.services.smoke import s3_round_trip
 from stock_lakehouse.settings import (
     KafkaSettings,
     LocalServicesSettings,
@@ -127,6 +129,16 @@ def test_up_twice_is_harmless_and_down_then_up_keeps_data(private_services, uniq
     servers_down = [p for p in report["problems"] if "'make services-up' starts it" in p]
     assert len(servers_down) == 2 and report["days"] is None
     assert servers in servers_down[0] and settings.s3.endpoint_url in servers_down[1]
+    smoke = run_cli(env, "smoke")  # a broker that is not there: one line, not a traceback
+    assert smoke.returncode == 1 and "Traceback" not in smoke.stderr
+    assert smoke.stderr.strip().splitlines() == [
+        f"error: Kafka is not reachable at {servers} - run 'stock-lakehouse services up' "
+        "or set KAFKA_BOOTSTRAP_SERVERS"
+    ]
+    with pytest.raises(
+        UserFacingError, match=f"S3 store is not reachable at {settings.s3.endpoint_url}"
+    ):
+        s3_round_trip(settings)
 
     again = run_cli(env, "services", "up")
     assert again.returncode == 0, again.stderr

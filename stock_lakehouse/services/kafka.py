@@ -83,6 +83,14 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+def unreachable(servers: str) -> UserFacingError:
+    """The one line every command prints when no broker answers at KAFKA_BOOTSTRAP_SERVERS."""
+    return UserFacingError(
+        f"Kafka is not reachable at {servers} - run 'stock-lakehouse services up' "
+        "or set KAFKA_BOOTSTRAP_SERVERS"
+    )
+
+
 def broker_answers(bootstrap_servers: str, timeout: float = 1.0) -> bool:
     """True when the broker answers a metadata request."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOGGER})

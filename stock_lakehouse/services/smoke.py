@@ -10,8 +10,8 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.s3 import s3_client
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.s3 import s3_answers, s3_client, store_unreachable
+from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER, unreachable
 from stock_lakehouse.settings import Settings
 
 SMOKE_TOPIC = "stock-lakehouse-smoke"
@@ -31,6 +31,10 @@ def kafka_round_trip(settings: Settings, messages: int = 1000) -> SmokeResult:
     # librdkafka's transient notices ("Coordinator load in progress") are not for the user.
     common = {"bootstrap.servers": servers, "logger": LIBRDKAFKA_LOGGER}
     admin = AdminClient(common)
+    try:  # a missing broker: one line after 5 s, not librdkafka's timeout a minute later
+        admin.list_topics(timeout=5)
+    except KafkaException as exc:
+        raise unreachable(servers) from exc
     for future in admin.create_topics([NewTopic(SMOKE_TOPIC, 1, 1)]).values():
         try:
             future.result()
@@ -67,6 +71,8 @@ def s3_round_trip(settings: Settings) -> SmokeResult:
     client = s3_client(settings.s3)
     key = f"_smoke/{uuid.uuid4().hex}.txt"
     body = b"stock-lakehouse smoke test"
+    if not s3_answers(settings.s3):
+        raise store_unreachable(settings.s3)
     client.put_object(Bucket=settings.s3.bucket, Key=key, Body=body)
     read = client.get_object(Bucket=settings.s3.bucket, Key=key)["Body"].read()
     client.delete_object(Bucket=settings.s3.bucket, Key=key)

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER, unreachable
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.bad_messages import Message, MessageBatch
 
@@ -55,13 +55,6 @@ def producer_config(settings: Settings, overrides: Mapping[str, Any] | None = No
         "logger": LIBRDKAFKA_LOGGER,
         **(overrides or {}),
     }
-
-
-def unreachable(servers: str) -> UserFacingError:
-    return UserFacingError(
-        f"Kafka is not reachable at {servers} - run 'stock-lakehouse services up' "
-        "or set KAFKA_BOOTSTRAP_SERVERS"
-    )
 
 
 def ensure_topic(
