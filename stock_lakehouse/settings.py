@@ -118,7 +118,7 @@ class SparkSettings(BaseSettings):
     master: str = "local[2]"
     driver_memory: str = "2g"
     # Small-batch streams on 2 cores: 200 shuffle partitions made each micro-batch 5-8 s; 2 made it
-    # 1-1.6 s (RECIPES.md).
+    # 1-1.6 s on this 2-core machine.
     shuffle_partitions: int = 2
     jars_dir: Path = PROJECT_ROOT / "jars" / "lib" / "spark"
 
