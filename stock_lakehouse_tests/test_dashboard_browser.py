@@ -28,7 +28,7 @@ DASHBOARD_PORT = 13200 + PORT_OFFSET
 SCREENSHOTS = PROJECT_ROOT / "screenshots"
 # page -> (url path, charts it draws with the seeded lake)
 PAGES = {
-    "market": ("", 3),
+    "market": ("market", 3),
     "anomalies": ("anomalies", 1),
     "live": ("live", 1),
     "pipeline": ("pipeline", 1),
@@ -92,6 +92,17 @@ def test_page_renders_its_charts_in_chromium_without_errors(name, dashboard, bro
         errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
         assert exceptions == [] and errors == []
         assert plots.count() >= charts
+    finally:
+        page.close()
+
+
+def test_the_root_url_opens_the_market_page(dashboard, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        page.goto(f"{dashboard}/", wait_until="domcontentloaded")
+        page.wait_for_url(f"{dashboard}/market", timeout=90_000)  # "/" hands over to /market
+        page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=90_000)
+        assert page.get_by_text("Page not found").count() == 0
     finally:
         page.close()
 

@@ -28,6 +28,11 @@ def settings() -> Settings:
 
 TTL = settings().dashboard.cache_seconds
 LIVE_TTL = max(1.0, settings().dashboard.live_refresh_seconds / 2)
+# Tables show a day as a date and a bar as its minute (not `2026-12-01 00:00:00`).
+TIME_COLUMNS = {
+    "trade_date": st.column_config.DateColumn("day", format="YYYY-MM-DD"),
+    "bar_start": st.column_config.DatetimeColumn("bar (UTC)", format="YYYY-MM-DD HH:mm"),
+}
 
 
 def shown(load: Callable[..., T], *args: object) -> T:

@@ -64,7 +64,8 @@ with left:
         spikes,
         hide_index=True,
         column_config={
-            "volume_ratio": st.column_config.NumberColumn("x trailing avg", format="%.1f")
+            **ui.TIME_COLUMNS,
+            "volume_ratio": st.column_config.NumberColumn("x trailing avg", format="%.1f"),
         },
         key="anomalies-spikes",
     )
@@ -74,6 +75,7 @@ with right:
         anomalies,
         hide_index=True,
         column_config={
+            **ui.TIME_COLUMNS,
             "bar_return": st.column_config.NumberColumn(format="percent"),
             "z_score": st.column_config.NumberColumn("z", format="%.1f"),
         },
