@@ -1,7 +1,8 @@
 """The Dagster entry point: every asset, check, job, sensor and resource is registered here.
 
 Domains live under `stock_lakehouse/defs/<domain>/`: ingest (Kafka -> raw_ticks stream),
-compaction (raw -> compacted_ticks), marts (dbt on DuckDB), automation (conditions, sensor, jobs).
+compaction (raw -> compacted_ticks), marts (dbt on DuckDB, and the dashboard pages from its
+exposures), automation (conditions, sensor, jobs).
 """
 
 import dagster as dg
@@ -14,6 +15,7 @@ from stock_lakehouse.defs.ingest.checks import raw_ticks_fresh
 from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import raw_ticks_partitions_sensor, stream_supervisor
 from stock_lakehouse.defs.marts.assets import daily_marts, summary_marts
+from stock_lakehouse.defs.marts.dashboard import load_dashboard_pages
 from stock_lakehouse.defs.resources import build_resources
 from stock_lakehouse.settings import get_settings
 
@@ -21,7 +23,7 @@ from stock_lakehouse.settings import get_settings
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[raw_ticks, compacted_ticks, daily_marts, summary_marts],
+        assets=[raw_ticks, compacted_ticks, daily_marts, summary_marts, *load_dashboard_pages()],
         asset_checks=[raw_ticks_fresh],
         jobs=[ingest_stream, daily_refresh],
         sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation],

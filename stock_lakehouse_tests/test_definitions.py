@@ -97,3 +97,28 @@ def test_dbt_vars_are_the_half_open_partition_window():
 
     window = dg.TimeWindow(datetime(2026, 3, 2), datetime(2026, 3, 5))
     assert dbt_vars_for(window) == {"min_date": "2026-03-02", "max_date": "2026-03-05"}
+
+
+def test_each_dashboard_page_is_an_asset_downstream_of_what_it_reads():
+    from stock_lakehouse.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    pages = {k.path[1]: k for k in graph.get_all_asset_keys() if k.path[0] == "dashboard"}
+    assert sorted(pages) == ["anomalies", "live", "market", "pipeline"]
+    reads = {
+        name: sorted(parent.to_user_string() for parent in graph.get(key).parent_keys)
+        for name, key in pages.items()
+    }
+    # From dbt_project/models/_exposures.yml, which matches the queries each page runs.
+    assert reads["market"] == [
+        "fct_bars_1m",
+        "fct_daily_summary",
+        "mart_moving_averages",
+        "mart_top_movers",
+    ]
+    assert reads["live"] == ["raw_ticks"]  # the stream's table, not a mart
+    assert "compacted_ticks" in reads["pipeline"] and "raw_ticks" in reads["pipeline"]
+    for key in pages.values():
+        node = graph.get(key)
+        assert node.group_name == "dashboard" and not node.is_materializable
+        assert str(node.metadata["url"].value).endswith(f"/{key.path[1]}")

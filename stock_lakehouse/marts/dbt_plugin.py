@@ -15,11 +15,11 @@ from duckdb import DuckDBPyConnection
 from stock_lakehouse.duckdb_conn import configure
 from stock_lakehouse.s3 import deltalake_storage_options
 from stock_lakehouse.settings import get_settings
-from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
+from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 
 SOURCE_SCHEMA = "lakehouse"
 # view name -> table in the bucket
-SOURCE_TABLES = {"compacted_ticks": COMPACTED_TICKS}
+SOURCE_TABLES = {"compacted_ticks": COMPACTED_TICKS, "raw_ticks": RAW_TICKS}
 
 
 class Plugin(BasePlugin):
