@@ -14,6 +14,12 @@ file blocks cached by an earlier one). Reported: median seconds and raw / compac
 The same SQL on both tables; on raw_ticks it counts the ~1% replayed ticks twice (volume, VWAP and
 count differ a little, open/high/low/close do not). "raw, deduplicated" is what a correct
 query on raw_ticks costs: the compaction job's dedupe (first ingested copy per Kafka offset) in SQL.
+
+"raw, live-compacted" is the same day after the stream's live-day compaction
+(spark_jobs/stream_ticks.py compact_live_day: Delta OPTIMIZE of the partition, no data change),
+what the Live page reads while the day is open; "raw" is then read at the version before it.
+Every table is read through DuckDB's `ATTACH ... (TYPE delta, VERSION n)`, so all cases pin a
+version the same way.
 """
 
 from __future__ import annotations
@@ -43,12 +49,17 @@ from stock_lakehouse.delta_stats import DayStats, table_stats
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 
-TABLES = {"raw": RAW_TICKS, "compacted": COMPACTED_TICKS, "raw, deduplicated": RAW_TICKS}
+TABLES = {
+    "raw": RAW_TICKS,
+    "compacted": COMPACTED_TICKS,
+    "raw, deduplicated": RAW_TICKS,
+    "raw, live-compacted": RAW_TICKS,
+}
 
 
-def summary_sql(uri: str, day: date, *, dedupe: bool = False) -> str:
+def summary_sql(table: str, day: date, *, dedupe: bool = False) -> str:
     """Daily OHLCV + VWAP per ticker for `day`, the query behind a dashboard's summary table."""
-    ticks = f"SELECT * FROM delta_scan('{uri}') WHERE trade_date = DATE '{day.isoformat()}'"
+    ticks = f"SELECT * FROM {table} WHERE trade_date = DATE '{day.isoformat()}'"
     if dedupe:
         ticks += (
             f" QUALIFY row_number() OVER (PARTITION BY {', '.join(OFFSET_KEY)}"
@@ -69,10 +80,12 @@ def summary_sql(uri: str, day: date, *, dedupe: bool = False) -> str:
     """
 
 
-def run_query(s3: S3Settings, name: str, day: date) -> dict[str, Any]:
+def run_query(s3: S3Settings, name: str, day: date, version: int) -> dict[str, Any]:
     con = duckdb_conn.connect(s3=s3)
     try:
-        sql = summary_sql(table_uri(s3, TABLES[name]), day, dedupe=name == "raw, deduplicated")
+        uri = table_uri(s3, TABLES[name])
+        con.execute(f"ATTACH '{uri}' AS measured (TYPE delta, VERSION {version})")
+        sql = summary_sql("measured", day, dedupe=name == "raw, deduplicated")
         watch = OthersWatch()
         started, cpu_started = time.monotonic(), time.process_time()
         rows = con.execute(sql).fetchall()
@@ -89,10 +102,56 @@ def day_files(s3: S3Settings, table: str, day: date) -> DayStats:
     return stats.get(day.isoformat(), DayStats(0, 0, 0))
 
 
+def live_compact(settings, s3: S3Settings, day: date) -> dict[str, Any]:
+    """The stream's live-day compaction of `day` in raw_ticks, in a Spark session of this process
+    with the stream's settings; returns the raw versions before and after it. A day compacted so
+    by an earlier run (--prefix) is measured at the versions around that run's OPTIMIZE."""
+    from deltalake import DeltaTable
+
+    from spark_jobs.stream_ticks import STREAM_SPARK_CONF, compact_live_day, stop_jvm
+    from stock_lakehouse.s3 import deltalake_storage_options
+    from stock_lakehouse.spark_session import get_spark_session
+
+    uri = table_uri(s3, RAW_TICKS)
+    history = DeltaTable(uri, storage_options=deltalake_storage_options(s3)).history()
+    done_before = [h["version"] for h in history if h.get("operation") == "OPTIMIZE"]
+    if done_before:
+        after = max(done_before)
+        return {"version_before": after - 1, "version_after": after, "reused": True}
+    before = table_stats(uri, s3).version
+    spark = get_spark_session("bench_query_live_compaction", settings, **STREAM_SPARK_CONF)
+    try:
+        done = compact_live_day(spark, table_uri(s3, RAW_TICKS, scheme="s3a"), day.isoformat())
+    finally:
+        stop_jvm(spark)  # its JVM must not sit beside the measurements
+    return {
+        "version_before": before,
+        "version_after": table_stats(uri, s3).version,
+        "files_removed": done.files_removed,
+        "files_added": done.files_added,
+        "seconds": round(done.seconds, 2),
+    }
+
+
+def _day_at(s3: S3Settings, day: date, version: int) -> DayStats:
+    stats = table_stats(table_uri(s3, RAW_TICKS), s3, version=version).days
+    return stats.get(day.isoformat(), DayStats(0, 0, 0))
+
+
+def latest_version(s3: S3Settings, table: str) -> int:
+    return table_stats(table_uri(s3, table), s3).version
+
+
 def check_answers(answers: dict[str, list[tuple]]) -> None:
     """Same tickers and OHLC everywhere; once raw is deduplicated, the same volume, count and
-    VWAP (to rounding: the sums run in another order)."""
+    VWAP (to rounding: the sums run in another order); live compaction changes no answer."""
     compacted, raw, deduped = answers["compacted"], answers["raw"], answers["raw, deduplicated"]
+    live = answers["raw, live-compacted"]
+    same_live = [r[:6] + r[7:] for r in live] == [r[:6] + r[7:] for r in raw] and all(
+        math.isclose(a[6], b[6], rel_tol=1e-12) for a, b in zip(live, raw, strict=True)
+    )
+    if not same_live:  # VWAP to rounding: the files, hence the sums' order, changed
+        raise RuntimeError("the daily summary changed with the live-day compaction")
     same_ohlc = [r[:5] for r in raw] == [r[:5] for r in compacted] == [r[:5] for r in deduped]
     same_rest = all(
         d[5] == c[5] and d[7] == c[7] and math.isclose(d[6], c[6], rel_tol=1e-12)
@@ -135,18 +194,34 @@ def main(argv: list[str] | None = None) -> int:
                 f"{compaction['seconds']:.1f} s ({compaction['wall_s']:.1f} s wall)"
             )
         files = {t: day_files(s3, TABLES[t], args.day) for t in ("raw", "compacted")}
+        wait_for_quiet(args.quiet_timeout)
+        live = live_compact(settings, s3, args.day)
+        files["raw, live-compacted"] = day_files(s3, RAW_TICKS, args.day)
+        if not live.get("reused"):
+            print(
+                f"live-day compaction: {live['files_removed']} -> {live['files_added']} files "
+                f"in {live['seconds']:.1f} s"
+            )
+        files["raw"] = _day_at(s3, args.day, live["version_before"])
+        versions = {
+            "raw": live["version_before"],
+            "raw, deduplicated": live["version_before"],
+            "raw, live-compacted": live["version_after"],
+            "compacted": latest_version(s3, COMPACTED_TICKS),
+        }
         answers: dict[str, list[tuple]] = {}
         for n in range(args.repeat):
             order = names if n % 2 == 0 else tuple(reversed(names))
             for name in order:
                 wait_for_quiet(args.quiet_timeout)
-                result = run_query(s3, name, args.day)
+                result = run_query(s3, name, args.day, versions[name])
                 answers[name] = result.pop("rows")
                 measured[name].append(result)
         check_answers(answers)
 
     medians = {name: median([m["seconds"] for m in measured[name]]) for name in names}
     ratio = medians["raw"] / medians["compacted"]
+    live_ratio = medians["raw, live-compacted"] / medians["compacted"]
     disturbed = {name: sum(m["others"]["disturbed"] for m in measured[name]) for name in names}
     print_table(
         f"daily summary of {len(answers['compacted'])} tickers, DuckDB delta_scan, "
@@ -155,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         [
             (
                 name,
-                files["compacted" if name == "compacted" else "raw"].files,
-                mib(files["compacted" if name == "compacted" else "raw"].bytes),
+                files[_files_key(name)].files,
+                mib(files[_files_key(name)].bytes),
                 f"{medians[name]:.3f}",
                 f"{min(m['seconds'] for m in measured[name]):.3f}-"
                 f"{max(m['seconds'] for m in measured[name]):.3f}",
@@ -167,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     print(f"small-file penalty raw / compacted: {ratio:.2f}x")
+    print(f"live-compacted raw / compacted: {live_ratio:.2f}x (target < 2)")
     write_result(
         "query",
         {
@@ -175,14 +251,20 @@ def main(argv: list[str] | None = None) -> int:
             "day": args.day.isoformat(),
             "files": {t: stats.__dict__ for t, stats in files.items()},
             "compaction": compaction,
+            "live_compaction": live,
             "queries": measured,
             "median_s": medians,
             "ratio_raw_over_compacted": ratio,
             "ratio_deduplicated_raw_over_compacted": medians["raw, deduplicated"]
             / medians["compacted"],
+            "ratio_live_compacted_raw_over_compacted": live_ratio,
         },
     )
     return 0
+
+
+def _files_key(name: str) -> str:
+    return name if name in ("compacted", "raw, live-compacted") else "raw"
 
 
 if __name__ == "__main__":

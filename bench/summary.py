@@ -140,7 +140,7 @@ def closed_day_rows(result: dict[str, Any]) -> list[Row]:
 
 
 def query_rows(result: dict[str, Any]) -> list[Row]:
-    return [
+    rows = [
         (
             "dashboard query, raw day",
             "median s",
@@ -149,6 +149,17 @@ def query_rows(result: dict[str, Any]) -> list[Row]:
             "(raw / compacted)",
         )
     ]
+    if result.get("ratio_live_compacted_raw_over_compacted") is not None:
+        rows.append(
+            (
+                "dashboard query, live-compacted raw day",
+                "median s",
+                "the same day compacted",
+                _ratio(result["ratio_live_compacted_raw_over_compacted"]),
+                "< 2 (live / compacted)",
+            )
+        )
+    return rows
 
 
 COMMANDS = {

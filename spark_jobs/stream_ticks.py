@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
@@ -65,6 +66,11 @@ log = logging.getLogger("stream_ticks")
 # quarantine's last one.
 LAST_COMMIT_CONF = "spark.databricks.delta.lastCommitVersionInSession"
 STREAM_SPARK_CONF = {
+    # Live-day compaction (OPTIMIZE of today's raw_ticks partition): files at least minFileSize
+    # are left alone, so each pass merges what arrived since the last one (and the one file still
+    # growing), not the whole day again; merged files stop at maxFileSize.
+    "spark.databricks.delta.optimize.minFileSize": str(32 * 2**20),
+    "spark.databricks.delta.optimize.maxFileSize": str(128 * 2**20),
     # Rows of a task go to one open writer per trade_date instead of being sorted by trade_date
     # first (what Delta's writer does for a partitioned table when this is 0); past 4 dates in
     # one task it falls back to sorting. A batch of live ticks holds one or two dates.
@@ -92,6 +98,90 @@ class BatchResult:
     replayed: bool = False  # its raw append had committed before a restart: counts unknown (0)
 
 
+@dataclass(frozen=True)
+class LiveCompaction:
+    trade_date: str
+    files_removed: int
+    files_added: int
+    seconds: float
+
+
+def compact_live_day(spark: SparkSession, raw_uri: str, day: str) -> LiveCompaction:
+    """Merge the small files of raw_ticks' `day` partition: Delta's OPTIMIZE, one commit.
+
+    OPTIMIZE changes no data (its commit is `dataChange=false`), so every reader sees the same rows
+    before and after, and it cannot conflict with the stream's appends to the same partition. The
+    file sizes it aims at are the session's (STREAM_SPARK_CONF).
+    """
+    from delta.tables import DeltaTable
+
+    started = time.monotonic()
+    optimized = DeltaTable.forPath(spark, raw_uri).optimize().where(f"trade_date = '{day}'")
+    metrics = optimized.executeCompaction().first()["metrics"]
+    return LiveCompaction(
+        day,
+        int(metrics["numFilesRemoved"]),
+        int(metrics["numFilesAdded"]),
+        time.monotonic() - started,
+    )
+
+
+class LiveDayCompactor:
+    """Keeps today's raw_ticks partition to a bounded number of files while the day is open.
+
+    Run by the stream's own driver between micro-batches, every `every_seconds` (0: never): the
+    stream is the writer of the open day, so its passes never race its own appends, and a
+    `spark://` cluster runs them like any batch. Without it, a day at a 5-s trigger leaves ~50,000
+    files for the Live page to open; with it, the files of the last period plus a few large ones.
+    The first pass after midnight also merges the previous day's last files. A failed pass (a
+    conflict with the repair job's delete, say) is logged and tried again next period: it never
+    stops the stream.
+    """
+
+    def __init__(
+        self,
+        raw_uri: str,
+        every_seconds: float,
+        clock=time.monotonic,
+        today=lambda: datetime.now(UTC).date().isoformat(),
+    ) -> None:
+        self.raw_uri = raw_uri
+        self.every_seconds = every_seconds
+        self.clock = clock
+        self.today = today
+        self.next_at = clock() + every_seconds
+        self.last_day: str | None = None
+
+    def maybe_run(self, spark: SparkSession) -> list[LiveCompaction]:
+        if self.every_seconds <= 0 or self.clock() < self.next_at:
+            return []
+        self.next_at = self.clock() + self.every_seconds
+        today = self.today()
+        days = [self.last_day, today] if self.last_day not in (None, today) else [today]
+        self.last_day = today
+        return [done for day in days if (done := self._compact(spark, day)) is not None]
+
+    def _compact(self, spark: SparkSession, day: str) -> LiveCompaction | None:
+        try:
+            done = compact_live_day(spark, self.raw_uri, day)
+        except Exception as exc:  # py4j and Spark errors alike: the stream goes on
+            log.warning("live compaction of trade_date=%s failed: %s", day, _first_line(exc))
+            return None
+        if done.files_removed:
+            log.info(
+                "live compaction of trade_date=%s: %d files -> %d in %.1fs",
+                day,
+                done.files_removed,
+                done.files_added,
+                done.seconds,
+            )
+        return done
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 class DeltaBatchWriter:
     """foreachBatch sink: appends one micro-batch to both tables idempotently."""
 
@@ -110,6 +200,7 @@ class DeltaBatchWriter:
         self.app_id = ""
         self.on_batch = lambda result: None
         self.stop_requested = threading.Event()
+        self.live_compactor: LiveDayCompactor | None = None
 
     def _append(self, frame: DataFrame, uri: str, batch_id: int) -> None:
         (
@@ -173,6 +264,9 @@ class DeltaBatchWriter:
                 batch_id, raw_rows, bad_rows, time.monotonic() - started, replayed=measured is None
             )
         )
+        if self.live_compactor is not None and not self.stop_requested.is_set():
+            # Not while stopping: a pass could outlast the stop's deadline.
+            self.live_compactor.maybe_run(spark)
 
 
 def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
@@ -197,6 +291,9 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
         settings.market.event_time_bounds,
     )
     writer.on_batch = on_batch or _log_batch
+    writer.live_compactor = LiveDayCompactor(
+        writer.raw_uri, settings.stream.live_compaction_minutes * 60
+    )
     trigger = (
         {"availableNow": True}
         if available_now

@@ -118,8 +118,9 @@ def as_json(report: PlatformReport) -> dict[str, Any]:
             "dagster_run": report.stream_run,
             "last_batch": progress.last_batch,
             "last_batch_at": _iso(progress.last_batch_at),
+            # Unknown (null) unless Kafka answered for every partition of a known topic.
             "lag": None
-            if any(p.lag is None for p in progress.partitions)
+            if not progress.partitions or any(p.lag is None for p in progress.partitions)
             else sum(p.lag or 0 for p in progress.partitions),
             "partitions": [
                 {

@@ -141,6 +141,9 @@ class StreamSettings(BaseSettings):
     checkpoint_dir: Path = PROJECT_ROOT / ".state" / "checkpoints" / "stream_ticks"
     # raw_ticks_fresh fails when the newest event in raw_ticks is older than this.
     freshness_minutes: float = 15.0
+    # The stream merges the small files of today's raw_ticks partition this often (Delta
+    # OPTIMIZE, no data change), so the Live page reads a bounded number of files; 0 turns it off.
+    live_compaction_minutes: float = 10.0
     # Supervisor: restart a failed stream after 30 s, doubling per failure in a row, at most 10 min.
     restart_backoff_seconds: float = 30.0
     restart_backoff_max_seconds: float = 600.0

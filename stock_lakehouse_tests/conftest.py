@@ -21,6 +21,8 @@ from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
 # Two test runs can share a machine (a developer's and a clean-clone CI run, say) when one sets
 # STOCK_LAKEHOUSE_TEST_PORT_OFFSET (e.g. 300): it shifts every port and the state folder.
 PORT_OFFSET = int(os.environ.get("STOCK_LAKEHOUSE_TEST_PORT_OFFSET", "0"))
+# Set by `make test-unit`: a test that asks for the services there is missing its mark.
+UNIT_LANE_ENV = "STOCK_LAKEHOUSE_UNIT_LANE"
 TEST_STATE_DIR = PROJECT_ROOT / ".state" / (f"test-{PORT_OFFSET}" if PORT_OFFSET else "test")
 
 
@@ -67,6 +69,12 @@ def settings() -> Settings:
 def services(settings: Settings) -> Iterator[Settings]:
     """Kafka and the S3 store, started fresh for the session and stopped by PID afterwards."""
     from stock_lakehouse.services.manager import LocalServices
+
+    if os.environ.get(UNIT_LANE_ENV):
+        pytest.fail(
+            "this test needs Kafka and the S3 store: mark it @pytest.mark.integration "
+            "(make test-unit runs no services)"
+        )
 
     local = LocalServices(settings)
     local.down()  # a previous session killed mid-way may have left its servers running

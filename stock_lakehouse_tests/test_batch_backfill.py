@@ -34,7 +34,7 @@ mutation($id: String!) { stopSensor(id: $id) {
   __typename ... on PythonError { message } } }
 """
 ASSETS = """
-query { assetNodes { assetKey { path } isPartitioned } }
+query { assetNodes { assetKey { path } isPartitioned isMaterializable } }
 """
 LAUNCH = """
 mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
@@ -95,7 +95,11 @@ def platform(spark, services: Settings, unique_name, test_state_dir, monkeypatch
 
 def test_backfill_of_three_days_materializes_every_partition_and_passes_every_check(platform):
     nodes = graphql(ASSETS)["assetNodes"]
-    batch_assets = [n for n in nodes if n["assetKey"]["path"] != ["raw_ticks"]]
+    # What the UI's "Materialize all" offers: the dashboard pages (dbt exposures) are not
+    # materialized by Dagster, and raw_ticks is the stream's.
+    batch_assets = [
+        n for n in nodes if n["isMaterializable"] and n["assetKey"]["path"] != ["raw_ticks"]
+    ]
     launched = graphql(
         LAUNCH,
         params={

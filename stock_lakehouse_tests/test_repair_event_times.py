@@ -66,6 +66,7 @@ def versions(spark, *uris: str) -> list[int]:
     return [spark.sql(f"DESCRIBE HISTORY delta.`{u}` LIMIT 1").first()["version"] for u in uris]
 
 
+@pytest.mark.integration
 def test_repair_moves_each_implausible_row_once_even_after_a_crash_between_its_commits(
     services, spark, unique_name
 ):

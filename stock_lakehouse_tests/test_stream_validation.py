@@ -195,6 +195,10 @@ def _compact(payload: bytes) -> bytes | None:
 
 
 def test_canonical_messages_are_judged_as_the_strict_parse_judges_them(spark):
+    from pyspark.sql import functions as F
+
+    from stock_lakehouse.tick_parsing import CANONICAL_TICK
+
     # parse_ticks reads a message in the producer's compact form with one typed from_json and any
     # other with the strict VARIANT parse. The cases above are spaced (strict path); the same
     # objects compacted must give the same fields, reason and detail.
@@ -224,6 +228,13 @@ def test_canonical_messages_are_judged_as_the_strict_parse_judges_them(spark):
         kafka_rows(spark, [p for pair in pairs for p in pair]), list(DEFAULT_TICKERS)
     )
     by_offset = {r["kafka_offset"]: r for r in rows.collect()}
+    # The comparison means something only if the compact forms do take the fast path.
+    fast = (
+        kafka_rows(spark, [compact for _, compact in pairs])
+        .where(F.col("value").cast("string").rlike(CANONICAL_TICK))
+        .count()
+    )
+    assert fast >= 15, fast
     for i, (spaced, compact) in enumerate(pairs):
         strict, fast = by_offset[2 * i], by_offset[2 * i + 1]
         assert [fast[f] for f in fields] == [strict[f] for f in fields], (spaced, compact)
