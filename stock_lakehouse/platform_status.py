@@ -142,7 +142,7 @@ def render(report: PlatformReport, console: Console, settings: Settings) -> None
         f"bucket {settings.s3.uri()}; data and logs in {settings.local.state_dir}",
         highlight=False,
     )
-    console.print(_apps_table(report.apps))
+    console.print(_state_table("platform processes", "process", report.apps))
     _print_stream(report, console, settings)
     if report.days is None:
         console.print(
@@ -160,8 +160,13 @@ def render(report: PlatformReport, console: Console, settings: Settings) -> None
 
 
 def services_table(rows: list[ServiceStatus]) -> Table:
-    table = Table(title="stock-lakehouse services")
-    for column in ("service", "address", "state", "pids"):
+    return _state_table("stock-lakehouse services", "service", rows)
+
+
+def _state_table(title: str, kind: str, rows: list[ServiceStatus] | list[AppState]) -> Table:
+    """Name, address, coloured state and PIDs: one row per service or platform process."""
+    table = Table(title=title)
+    for column in (kind, "address", "state", "pids"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         style = STATE_STYLE.get(row.state, "")
@@ -186,17 +191,6 @@ def _apps(settings: Settings) -> list[AppState]:
             state = "running" if app.healthy() else "unhealthy"
         apps.append(AppState(app.name, app.address, state, tuple(p for p in pids if p)))
     return apps
-
-
-def _apps_table(apps: list[AppState]) -> Table:
-    table = Table(title="platform processes")
-    for column in ("process", "address", "state", "pids"):
-        table.add_column(column, no_wrap=True)
-    for app in apps:
-        style = STATE_STYLE.get(app.state, "")
-        pids = " ".join(map(str, app.pids)) or "-"
-        table.add_row(app.name, app.address, f"[{style}]{app.state}[/]", pids)
-    return table
 
 
 def _print_stream(report: PlatformReport, console: Console, settings: Settings) -> None:

@@ -40,25 +40,33 @@ def test_committed_offsets_ignore_a_batch_that_has_not_committed(tmp_path):
     assert committed_offsets(tmp_path / "none", "ticks") == (None, None, {})
 
 
+def topic_and_checkpoint(
+    services: Settings, topic: str, checkpoint: Path, messages: int, batch: int, read: dict
+) -> dict[str, str]:
+    """A 2-partition topic of `messages` (round robin), a checkpoint whose committed `batch` has
+    read `read` offsets per partition, and the environment that points status at both."""
+    ensure_topic(services, topic, partitions=2)
+    producer = Producer(
+        {"bootstrap.servers": services.kafka.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER}
+    )
+    for i in range(messages):
+        producer.produce(topic, value=b"{}", partition=i % 2)
+    assert producer.flush(30) == 0
+    write_batch(checkpoint, batch, topic, read, done=True)
+    return {
+        **os.environ,
+        "KAFKA_TICKS_TOPIC": topic,
+        "STREAM_CHECKPOINT_DIR": str(checkpoint),
+        "S3_PREFIX": topic,
+    }
+
+
 @pytest.mark.integration
 def test_status_shows_services_lag_per_partition_and_last_batch(
     services: Settings, unique_name, tmp_path
 ):
-    ensure_topic(services, unique_name, partitions=2)
-    producer = Producer(
-        {"bootstrap.servers": services.kafka.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER}
-    )
-    for i in range(50):
-        producer.produce(unique_name, value=b"{}", partition=i % 2)
-    assert producer.flush(30) == 0
-    write_batch(tmp_path, 3, unique_name, {0: 10, 1: 25}, done=True)
-    env = {
-        **os.environ,
-        "KAFKA_TICKS_TOPIC": unique_name,
-        "STREAM_CHECKPOINT_DIR": str(tmp_path),
-        "S3_PREFIX": unique_name,
-        "COLUMNS": "200",
-    }
+    env = topic_and_checkpoint(services, unique_name, tmp_path, 50, 3, {0: 10, 1: 25})
+    env["COLUMNS"] = "200"
     result = subprocess.run(
         [CLI, "status"], env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -84,20 +92,7 @@ def test_status_shows_services_lag_per_partition_and_last_batch(
 def test_status_json_is_ok_while_a_stream_holds_the_checkpoint(
     services: Settings, unique_name, tmp_path
 ):
-    ensure_topic(services, unique_name, partitions=2)
-    producer = Producer(
-        {"bootstrap.servers": services.kafka.bootstrap_servers, "logger": LIBRDKAFKA_LOGGER}
-    )
-    for i in range(30):
-        producer.produce(unique_name, value=b"{}", partition=i % 2)
-    assert producer.flush(30) == 0
-    write_batch(tmp_path, 7, unique_name, {0: 15, 1: 5}, done=True)
-    env = {
-        **os.environ,
-        "KAFKA_TICKS_TOPIC": unique_name,
-        "STREAM_CHECKPOINT_DIR": str(tmp_path),
-        "S3_PREFIX": unique_name,
-    }
+    env = topic_and_checkpoint(services, unique_name, tmp_path, 30, 7, {0: 15, 1: 5})
     command = [CLI, "status", "--json"]
     # The lease is what a running stream holds (stream_ticks.py takes it before Spark starts);
     # here this test process holds it, a live process as far as status can tell.
