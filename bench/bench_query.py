@@ -20,6 +20,10 @@ query on raw_ticks costs: the compaction job's dedupe (first ingested copy per K
 what the Live page reads while the day is open; "raw" is then read at the version before it.
 Every table is read through DuckDB's `ATTACH ... (TYPE delta, VERSION n)`, so all cases pin a
 version the same way.
+
+Then the Live page's own query (dashboard/queries.py LIVE_RECENT_SQL: last price per ticker over
+the newest LIVE_WINDOW of the day), on raw, live-compacted raw and compacted; the issue's target is
+live-compacted < 2x compacted for it too.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import argparse
 import math
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from bench.batch_data import DEFAULT_DAY, build_raw_day, mib
@@ -45,6 +49,7 @@ from bench.common import (
 )
 from stock_lakehouse import duckdb_conn
 from stock_lakehouse.compaction.plan import OFFSET_KEY
+from stock_lakehouse.dashboard.queries import LIVE_RECENT_SQL, LIVE_WINDOW, TICK_RATE_WINDOW
 from stock_lakehouse.delta_stats import DayStats, table_stats
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
@@ -80,20 +85,53 @@ def summary_sql(table: str, day: date, *, dedupe: bool = False) -> str:
     """
 
 
-def run_query(s3: S3Settings, name: str, day: date, version: int) -> dict[str, Any]:
+def run_query(
+    s3: S3Settings, name: str, day: date, version: int, live_since: datetime | None = None
+) -> dict[str, Any]:
+    """The daily summary on `name` at `version`; with `live_since`, the Live page's query instead
+    (its newest ticks from that event time on)."""
     con = duckdb_conn.connect(s3=s3)
     try:
         uri = table_uri(s3, TABLES[name])
         con.execute(f"ATTACH '{uri}' AS measured (TYPE delta, VERSION {version})")
-        sql = summary_sql("measured", day, dedupe=name == "raw, deduplicated")
+        if live_since is None:
+            sql, params = summary_sql("measured", day, dedupe=name == "raw, deduplicated"), []
+        else:
+            sql = LIVE_RECENT_SQL.format(raw="measured")
+            params = [day, live_since, int(TICK_RATE_WINDOW.total_seconds() * 1e6)]
         watch = OthersWatch()
         started, cpu_started = time.monotonic(), time.process_time()
-        rows = con.execute(sql).fetchall()
+        rows = con.execute(sql, params).fetchall()
         seconds = time.monotonic() - started
         cpu_s = time.process_time() - cpu_started
         return {"seconds": seconds, "cpu_s": cpu_s, "rows": rows, "others": watch.result()}
     finally:
         con.close()
+
+
+LIVE_PAGE_CASES = ("raw", "raw, live-compacted", "compacted")
+
+
+def newest_event(s3: S3Settings, day: date, version: int) -> datetime:
+    """The day's newest event time: the Live page reads back LIVE_WINDOW from there."""
+    con = duckdb_conn.connect(s3=s3)
+    try:
+        uri = table_uri(s3, COMPACTED_TICKS)
+        con.execute(f"ATTACH '{uri}' AS day_table (TYPE delta, VERSION {version})")
+        sql = "SELECT max(event_time) FROM day_table WHERE trade_date = ?"
+        return con.execute(sql, [day]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def check_live_answers(answers: dict[str, list[tuple]]) -> None:
+    """The Live page shows the same last prices and times on every table; live compaction
+    changes nothing at all (the tick counts of raw include its replayed copies)."""
+    raw, live, compacted = (answers[n] for n in LIVE_PAGE_CASES)
+    if live != raw:
+        raise RuntimeError("the Live page's answer changed with the live-day compaction")
+    if [r[:3] for r in raw] != [r[:3] for r in compacted]:
+        raise RuntimeError("the Live page's last prices differ between raw and compacted ticks")
 
 
 def day_files(s3: S3Settings, table: str, day: date) -> DayStats:
@@ -175,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     names = tuple(TABLES)
     measured: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    measured_live: dict[str, list[dict[str, Any]]] = {name: [] for name in LIVE_PAGE_CASES}
     with bench_services(fresh=args.prefix is None) as settings:
         prefix = args.prefix or f"bench/{unique('query')}"
         folder = run_dir(prefix.rsplit("/", 1)[1])
@@ -218,6 +257,17 @@ def main(argv: list[str] | None = None) -> int:
                 answers[name] = result.pop("rows")
                 measured[name].append(result)
         check_answers(answers)
+        # The Live page's own query, as it runs late in the day: the newest LIVE_WINDOW of ticks.
+        since = newest_event(s3, args.day, versions["compacted"]) - LIVE_WINDOW
+        live_answers: dict[str, list[tuple]] = {}
+        for n in range(args.repeat):
+            order = LIVE_PAGE_CASES if n % 2 == 0 else tuple(reversed(LIVE_PAGE_CASES))
+            for name in order:
+                wait_for_quiet(args.quiet_timeout)
+                result = run_query(s3, name, args.day, versions[name], live_since=since)
+                live_answers[name] = result.pop("rows")
+                measured_live[name].append(result)
+        check_live_answers(live_answers)
 
     medians = {name: median([m["seconds"] for m in measured[name]]) for name in names}
     ratio = medians["raw"] / medians["compacted"]
@@ -243,6 +293,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"small-file penalty raw / compacted: {ratio:.2f}x")
     print(f"live-compacted raw / compacted: {live_ratio:.2f}x (target < 2)")
+    live_medians = {n: median([m["seconds"] for m in measured_live[n]]) for n in LIVE_PAGE_CASES}
+    live_page_ratio = live_medians["raw, live-compacted"] / live_medians["compacted"]
+    print_table(
+        f"the Live page's query (newest {LIVE_WINDOW} of the day), {args.repeat} queries each",
+        ["table", "median s", "min-max s", "disturbed"],
+        [
+            (
+                name,
+                f"{live_medians[name]:.3f}",
+                f"{min(m['seconds'] for m in measured_live[name]):.3f}-"
+                f"{max(m['seconds'] for m in measured_live[name]):.3f}",
+                f"{sum(m['others']['disturbed'] for m in measured_live[name])} of {args.repeat}",
+            )
+            for name in LIVE_PAGE_CASES
+        ],
+    )
+    print(f"Live page, live-compacted raw / compacted: {live_page_ratio:.2f}x (target < 2)")
     write_result(
         "query",
         {
@@ -258,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_deduplicated_raw_over_compacted": medians["raw, deduplicated"]
             / medians["compacted"],
             "ratio_live_compacted_raw_over_compacted": live_ratio,
+            "live_page_queries": measured_live,
+            "live_page_median_s": live_medians,
+            "live_page_ratio_live_compacted_over_compacted": live_page_ratio,
         },
     )
     return 0

@@ -185,8 +185,8 @@ def test_compaction_killed_mid_write_leaves_day_readable_and_rerun_fixes_it(
 
 
 def epoch_micros(table: pa.Table) -> list[dict]:
-    """Rows with timestamps as epoch microseconds: Spark stores INT96 (read back without a zone),
-    the DuckDB engine INT64 microseconds in UTC; the instants are what must agree."""
+    """Rows with timestamps as epoch microseconds: older Spark files hold INT96 (read back without
+    a zone), the engines now INT64 microseconds in UTC; the instants are what must agree."""
     columns = [
         col.cast(pa.timestamp("us", tz=col.type.tz)).cast(pa.int64())
         if pa.types.is_timestamp(col.type)

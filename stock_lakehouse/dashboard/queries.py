@@ -228,6 +228,21 @@ def raw_query(settings: Settings, sql: str, params: Sequence[object] = ()) -> pd
         con.close()
 
 
+# The Live page's per-ticker view of today's newest ticks (bench_query measures it too). `{raw}` is
+# the table; the parameters: the day, the oldest event time to read, the rate window in µs.
+LIVE_RECENT_SQL = """
+    WITH recent AS (SELECT * FROM {raw} WHERE trade_date = ? AND event_time >= ?),
+         newest AS (SELECT max(event_time) AS at FROM recent)
+    SELECT ticker, arg_max(price, (event_time, seq)) AS last_price,
+           max(event_time) AS last_event,
+           count(*) FILTER (WHERE event_time > newest.at - to_microseconds(?))
+               AS ticks_last_minute,
+           count(*) AS ticks_in_window
+    FROM recent, newest
+    GROUP BY ticker ORDER BY ticker
+"""
+
+
 @dataclass(frozen=True)
 class LiveSnapshot:
     day: date
@@ -262,17 +277,7 @@ def live_snapshot(settings: Settings, now: datetime | None = None) -> LiveSnapsh
     rate_from = (latest or now) - TICK_RATE_WINDOW
     recent = raw_query(
         settings,
-        """
-        WITH recent AS (SELECT * FROM {raw} WHERE trade_date = ? AND event_time >= ?),
-             newest AS (SELECT max(event_time) AS at FROM recent)
-        SELECT ticker, arg_max(price, (event_time, seq)) AS last_price,
-               max(event_time) AS last_event,
-               count(*) FILTER (WHERE event_time > newest.at - to_microseconds(?))
-                   AS ticks_last_minute,
-               count(*) AS ticks_in_window
-        FROM recent, newest
-        GROUP BY ticker ORDER BY ticker
-        """,
+        LIVE_RECENT_SQL,
         [today, min(rate_from, now - LIVE_WINDOW), int(TICK_RATE_WINDOW.total_seconds() * 1e6)],
     )
     per_second = float(recent.ticks_last_minute.sum()) / TICK_RATE_WINDOW.total_seconds()
