@@ -26,11 +26,12 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from stock_lakehouse.settings import Settings
+from stock_lakehouse.market_calendar import Session, session_on
+from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.tables import RAW_TICKS, table_uri
 from stock_lakehouse.ticks import DEFAULT_UNIVERSE, SCHEMA_VERSION
 
@@ -39,8 +40,6 @@ log = logging.getLogger("batch_data")
 DEFAULT_DAY = date(2026, 11, 20)
 TOPIC = "stock-ticks"
 KAFKA_PARTITIONS = 3  # as the benchmarks' topics (history_options)
-SESSION_OPEN = timedelta(hours=14, minutes=30)  # 09:30 New York, UTC
-SESSION_SECONDS = 6.5 * 3600
 GENERATE_TIMEOUT_S = 1800
 
 
@@ -74,13 +73,18 @@ def plan(ticks: int, batches: int, duplicates: float) -> list[Slice]:
     return sorted(slices, key=lambda s: (s.batch, s.partition))
 
 
-def day_open(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + SESSION_OPEN
+def day_session(day: date) -> Session:
+    """The exchange's session on `day` (the bench's days are sessions; a holiday is refused)."""
+    session = session_on(day, get_settings().market.calendar)
+    if session is None:
+        raise ValueError(f"{day} is not a trading session of the exchange: pick another --day")
+    return session
 
 
 def ingested_at(day: date, batch: int, batches: int) -> datetime:
     """When append `batch` committed: a few seconds after the last event it carries."""
-    return day_open(day) + timedelta(seconds=SESSION_SECONDS * (batch + 1) / batches + 5)
+    session = day_session(day)
+    return session.open + timedelta(seconds=session.seconds * (batch + 1) / batches + 5)
 
 
 def tick_frame(spark, piece: Slice, day: date, ticks: int, batches: int, seed: int):
@@ -101,8 +105,9 @@ def tick_frame(spark, piece: Slice, day: date, ticks: int, batches: int, seed: i
         """A uniform number in [0, 1) from the tick's sequence number: same tick, same value."""
         return (F.abs(F.xxhash64(F.lit(f"{seed}-{salt}"), F.col("i"))) % 1_000_000) / 1e6
 
-    open_epoch = day_open(day).timestamp()
-    seconds = F.col("i") * (SESSION_SECONDS / ticks)
+    session = day_session(day)
+    open_epoch = session.open.timestamp()
+    seconds = F.col("i") * (session.seconds / ticks)
     # A smooth intraday path per ticker plus noise: prices move, OHLC differ, VWAP is non-trivial.
     path = 1 + 0.01 * F.sin(seconds / 3600 + F.col("i") % len(profiles)) + 0.002 * unit("noise")
     price = F.round(by_ticker([p.start_price for p in profiles]) * path, 2)

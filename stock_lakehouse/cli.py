@@ -99,7 +99,7 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
     "days",
     type=click.IntRange(min=1),
     metavar="DAYS",
-    help="The past DAYS trading days (13:30-20:00 UTC), as fast as Kafka takes them.",
+    help="The past DAYS trading sessions of MARKET_CALENDAR, as fast as Kafka takes them.",
 )
 @click.option("--rate", type=POSITIVE, default=100.0, show_default=True, help="Live: ticks/s.")
 @click.option("--duration", type=POSITIVE, metavar="SECONDS", help="Live: stop after it.")

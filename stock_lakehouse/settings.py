@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stock_lakehouse.errors import UserFacingError
+from stock_lakehouse.market_calendar import DEFAULT_CALENDAR
 from stock_lakehouse.ticks import DEFAULT_TICKERS, EventTimeBounds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,9 @@ class MarketSettings(BaseSettings):
     # Comma-separated symbols; each must be in stock_lakehouse.ticks.DEFAULT_UNIVERSE or be
     # given a profile by the simulator. A tick for any other symbol is quarantined.
     tickers: str = ",".join(DEFAULT_TICKERS)
+    # The exchange whose sessions (opens, closes, holidays, early closes) the platform follows:
+    # any exchange_calendars code (XNYS New York, XLON London, ...); see market_calendar.py.
+    calendar: str = DEFAULT_CALENDAR
     # A tick whose event time is before this date, more than max_event_age_days before its Kafka
     # timestamp, or more than max_event_lead_minutes after it (or after the stream's clock) is
     # quarantined as implausible_event_time: 1e20 or epoch milliseconds must never become a

@@ -48,7 +48,7 @@ def main(dags_folder: str, dag_id: str, task_id: str) -> dict:
         except Exception as error:
             return type(error).__name__
 
-    friday = datetime(2026, 3, 6, 21, 30, tzinfo=UTC)
+    friday = datetime(2026, 3, 6, 22, 30, tzinfo=UTC)  # 17:30 in New York
     scheduled = timetable.next_dagrun_info(
         last_automated_data_interval=DataInterval(friday, friday),
         restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.s3 import deltalake_storage_options, ensure_bucket
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
@@ -28,7 +29,7 @@ from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
 DBT = Path(sys.executable).parent / "dbt"
 DAYS = (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4))
 TICKERS = {"AAPL": ("NASDAQ", 190.0), "MSFT": ("NASDAQ", 420.0), "JPM": ("NYSE", 200.0)}
-MINUTES = 75  # per day from 14:30 UTC: enough bars for the 30- and 60-bar trailing windows
+MINUTES = 75  # per day from the session's open: enough bars for the 30- and 60-bar trailing windows
 # The deliberate events (day index, ticker, minute): found by the marts and by pandas alike.
 VOLUME_SPIKE = (1, "JPM", 40)
 PRICE_JUMP = (2, "MSFT", 50)
@@ -114,8 +115,9 @@ def make_ticks(
 
 def bar_start(day_index: int, minute: int) -> pd.Timestamp:
     """Start of a session minute, naive UTC like the marts' bar_start."""
-    day = DAYS[day_index]
-    return pd.Timestamp(day.year, day.month, day.day, 14, 30) + pd.Timedelta(minutes=minute)
+    session = session_on(DAYS[day_index])
+    assert session is not None, "the seed's days are trading sessions"
+    return pd.Timestamp(session.open).tz_convert(None) + pd.Timedelta(minutes=minute)
 
 
 def bar_of(event: Event) -> tuple[str, pd.Timestamp]:

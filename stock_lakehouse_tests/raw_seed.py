@@ -11,6 +11,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 from spark_jobs.stream_ticks import DeltaBatchWriter
+from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import SCHEMA_VERSION
@@ -23,15 +24,18 @@ TOPIC = "stock-ticks"
 
 
 def tick_payloads(day: date, count: int, seed: int) -> list[dict]:
-    """`count` valid ticks spread over the trading hours of `day`, reproducible from `seed`."""
+    """`count` valid ticks spread over the exchange's session on `day`, reproducible from `seed`."""
     rng = random.Random(seed)
-    opening = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+    session = session_on(day)
+    if session is None:
+        raise ValueError(f"{day} has no trading session: seed a trading day")
+    opening = session.open
     prices = {t: 100.0 + 50 * i for i, t in enumerate(TICKERS)}
     ticks = []
     for seq in range(count):
         ticker = TICKERS[seq % len(TICKERS)]
         prices[ticker] = round(max(1.0, prices[ticker] * (1 + rng.gauss(0, 0.001))), 2)
-        at = opening + timedelta(seconds=seq * 23_400 / count)
+        at = opening + timedelta(seconds=seq * session.seconds / count)
         ticks.append(
             {
                 "ticker": ticker,

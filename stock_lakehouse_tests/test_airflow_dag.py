@@ -73,7 +73,8 @@ def test_dag_imports_and_refreshes_the_day_of_each_kind_of_run(airflow_bin, tmp_
         found["retry_delay_seconds"],
         found["retry_exponential_backoff"],
     ) == (3, 300.0, 2.0)
-    # Friday's run is followed by Monday's, at 21:30 UTC after the close, for Monday.
+    # Friday's run is followed by Monday's, at 17:30 New York after the close, for Monday: the
+    # clocks changed on Sunday 8 March, so that is 21:30 UTC (Friday's was 22:30).
     assert found["next_after_friday"] == "2026-03-09T21:30:00+00:00"
     assert found["next_after_friday_key"] == "2026-03-09"
     assert found["dags_test_2026_03_02"] == "2026-03-02"

@@ -10,7 +10,7 @@ import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from confluent_kafka import Producer
@@ -261,16 +261,36 @@ def test_quotes_straddle_the_trade_price_with_a_small_spread(history):
         assert round(tick["price"], 2) == tick["price"]
 
 
-def test_history_lies_in_the_weekday_sessions_of_the_past_days(history):
+def test_history_lies_in_the_exchange_sessions_of_the_past_days(history):
     ticks, _ = history
     per_day = Counter(utc(t["timestamp"]).date() for t in ticks)
     assert per_day == dict.fromkeys(DAYS, TICKS_PER_DAY)
     stamps = [t["timestamp"] for t in ticks]
     assert stamps == sorted(stamps)
+    # New York is on winter time until 8 March 2026: 09:30-16:00 is 14:30-21:00 UTC.
     for ts in stamps:
         moment = utc(ts)
-        start = moment.replace(hour=13, minute=30, second=0, microsecond=0)
+        start = moment.replace(hour=14, minute=30, second=0, microsecond=0)
         assert start.timestamp() <= ts <= start.timestamp() + SESSION_S, moment
+
+
+def test_history_follows_the_exchange_through_dst_holidays_and_early_closes():
+    """The week of the DST switch opens an hour earlier in UTC after it; Thanksgiving 2026-11-26
+    has no session, and the day after closes at 13:00 New York (18:00 UTC)."""
+    ticks = list(generate_history(UNIVERSE, 8, 400, 3, end_date=date(2026, 3, 12)))
+    ticks += list(generate_history(UNIVERSE, 3, 400, 3, end_date=date(2026, 11, 30)))
+    days: dict[date, list[datetime]] = defaultdict(list)
+    for tick in ticks:
+        days[utc(tick["timestamp"]).date()].append(utc(tick["timestamp"]))
+    fall = {date(2026, 11, d) for d in (24, 25, 27)}
+    assert set(days) == {date(2026, 3, d) for d in (2, 3, 4, 5, 6, 9, 10, 11)} | fall
+    for day, moments in days.items():
+        summer = date(2026, 3, 8) < day < date(2026, 11, 1)
+        opens = datetime(day.year, day.month, day.day, 13 if summer else 14, 30, tzinfo=UTC)
+        closes = datetime(day.year, day.month, day.day, 18 if day == date(2026, 11, 27) else 21)
+        closes = closes.replace(tzinfo=UTC) - (timedelta(hours=1) if summer else timedelta())
+        assert opens <= min(moments) and max(moments) <= closes, day
+        assert len(moments) == 400
 
 
 def test_history_skips_weekends():
@@ -288,7 +308,7 @@ def test_history_without_end_date_ends_before_today():
 
 def test_volume_is_higher_near_the_open_and_close_than_at_midday():
     ticks = generate_history(UNIVERSE, 5, TICKS_PER_DAY, 21, END)  # no events: a clean profile
-    volume = [0] * 13  # half-hour buckets 13:30-20:00
+    volume = [0] * 13  # half-hour buckets 14:30-21:00 UTC (09:30-16:00 New York in March)
     for tick in ticks:
         bucket = min(12, int((tick["timestamp"] - utc_open(tick["timestamp"])) // 1800))
         volume[bucket] += tick["volume"]
@@ -298,7 +318,7 @@ def test_volume_is_higher_near_the_open_and_close_than_at_midday():
 
 
 def utc_open(ts: float) -> float:
-    return utc(ts).replace(hour=13, minute=30, second=0, microsecond=0).timestamp()
+    return utc(ts).replace(hour=14, minute=30, second=0, microsecond=0).timestamp()  # winter
 
 
 def test_unknown_symbols_get_a_stable_default_profile():

@@ -47,7 +47,7 @@ def partition_key_for(
     """The Dagster partition a DAG run refreshes: a UTC day, formatted YYYY-MM-DD.
 
     The DAG's CronTriggerTimetable gives a scheduled run an empty data interval at its trigger
-    time (Monday 21:30 UTC refreshes Monday), and `airflow dags test DAG 2026-03-02` an empty
+    time (Monday 17:30 New York refreshes Monday), and `airflow dags test DAG 2026-03-02` an empty
     interval at midnight (that day). A run triggered without a logical date (allowed in Airflow 3)
     has neither, and refreshes the UTC day it was triggered on.
     """
@@ -60,7 +60,7 @@ class DagsterDailyRefreshOperator(BaseMaterializeAssetsOperator):
 
     dagster-airlift launches the assets in Dagster's implicit asset job, tags the run
     `dagster/partition` with `get_partition_key()` (by default a partition *starting* at the
-    logical date, which a 21:30 trigger never matches) and selects no asset checks. This operator
+    logical date, which a 17:30 trigger never matches) and selects no asset checks. This operator
     overrides `get_partition_key()` with `partition_key_for()`, and `launch_dagster_run()` to
     launch `job` instead and keep the checks that the job runs.
     """
@@ -177,9 +177,11 @@ class DagsterDailyRefreshOperator(BaseMaterializeAssetsOperator):
 with DAG(
     dag_id=DAG_ID,
     description="After the close, Dagster's daily_refresh (compaction + daily marts) for the day.",
-    # Trading hours are 13:30-20:00 UTC; 21:30 leaves the stream an hour and a half to land the
-    # day's last ticks (its freshness check allows 15 minutes) before the day is compacted.
-    schedule=CronTriggerTimetable("30 21 * * 1-5", timezone="UTC"),
+    # The exchange (XNYS, MARKET_CALENDAR's default) closes at 16:00 New York time, 20:00 or 21:00
+    # UTC with daylight saving; 17:30 New York leaves the stream an hour and a half to land the
+    # day's last ticks (its freshness check allows 15 minutes) before the day is compacted, all
+    # year. Another exchange's calendar wants its own hour here.
+    schedule=CronTriggerTimetable("30 17 * * 1-5", timezone="America/New_York"),
     # Dagster's first daily partition (stock_lakehouse/partitions.py).
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from stock_lakehouse.market_calendar import DEFAULT_CALENDAR, sessions_between
 
 UP, DOWN = "#26a69a", "#ef5350"
 
@@ -16,8 +20,10 @@ def price_chart(
     intraday: bool,
     spikes: pd.DataFrame | None = None,
     anomalies: pd.DataFrame | None = None,
+    calendar: str = DEFAULT_CALENDAR,
 ) -> go.Figure:
     """Candlesticks with VWAP and moving averages over volume bars; flags marked on the price.
+    The exchange's closed hours and days (`calendar`) are left out of the time axis.
 
     `bars`: bar_start, open, high, low, close, volume, vwap, sma_5, sma_20 of one ticker.
     """
@@ -89,7 +95,7 @@ def price_chart(
         xaxis_rangeslider_visible=False,
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
     )
-    figure.update_xaxes(rangebreaks=_closed_hours(pd.to_datetime(x), intraday))
+    figure.update_xaxes(rangebreaks=_closed_hours(pd.to_datetime(x), intraday, calendar))
     figure.update_yaxes(title_text="price", row=1, col=1)
     figure.update_yaxes(title_text="volume", row=2, col=1)
     return figure
@@ -125,13 +131,29 @@ def quarantine_chart(by_reason: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def _closed_hours(times: pd.Series, intraday: bool) -> list[dict]:
-    """Hide nights and weekends (13:30-20:00 UTC sessions) instead of drawing empty gaps, unless
-    the bars fall there: the live simulator trades around the clock."""
-    breaks = []
-    if not times.dt.dayofweek.ge(5).any():
-        breaks.append({"bounds": ["sat", "mon"]})
-    hours = times.dt.hour + times.dt.minute / 60
-    if intraday and hours.between(13.5, 20, inclusive="left").all():
-        breaks.append({"bounds": [20, 13.5], "pattern": "hour"})
-    return breaks
+def _closed_hours(times: pd.Series, intraday: bool, calendar: str) -> list[dict]:
+    """Hide what the exchange has closed (its calendar: nights, weekends, holidays, the end of an
+    early close) instead of drawing empty gaps, unless a bar falls there: the live simulator
+    trades around the clock. Naive times are UTC, as in the marts."""
+    if times.empty:
+        return []
+    utc = times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
+    sessions = sessions_between(utc.min().date(), utc.max().date(), calendar)
+    by_day = {s.day: s for s in sessions}
+    days = utc.dt.date
+    if intraday:
+        opens = days.map(lambda d: by_day[d].open if d in by_day else None)
+        closes = days.map(lambda d: by_day[d].close if d in by_day else None)
+        if opens.isna().any() or not ((utc >= opens) & (utc < closes)).all():
+            return []
+        gaps = pairwise(sessions)
+        return [{"bounds": [_naive(a.close), _naive(b.open)]} for a, b in gaps]
+    if not days.isin(by_day.keys()).all():
+        return []
+    every_day = pd.date_range(utc.min().date(), utc.max().date(), freq="D").date
+    closed = [d.isoformat() for d in every_day if d not in by_day]
+    return [{"values": closed}] if closed else []
+
+
+def _naive(moment) -> str:
+    return moment.replace(tzinfo=None).isoformat(sep=" ")

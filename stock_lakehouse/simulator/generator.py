@@ -14,21 +14,19 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 
+from stock_lakehouse.market_calendar import DEFAULT_CALENDAR, sessions_before
 from stock_lakehouse.simulator.events import EventInjector, InjectedEvent, PlannedEvent
 from stock_lakehouse.simulator.model import (
-    SESSION_SECONDS,
     TRADING_SECONDS_PER_YEAR,
     activity,
     gbm_log_step,
     quote,
     session_fraction,
-    session_open,
     trade_volume,
-    trading_days,
 )
 from stock_lakehouse.ticks import SCHEMA_VERSION, TickerProfile
 
@@ -268,16 +266,21 @@ def history_blocks(
     end_date: date | None = None,
     event_rate: float = 0.0,
     block_size: int = HISTORY_BLOCK,
+    calendar: str = DEFAULT_CALENDAR,
 ) -> Iterator[TickBlock]:
-    """Blocks of the ticks of the `days` weekdays before `end_date` (default today), in order.
+    """Blocks of the ticks of the `days` sessions before `end_date` (default today), in order.
 
-    Each session (13:30-20:00 UTC) gets exactly `ticks_per_day` ticks over all tickers, at times
-    drawn from the U-shaped activity curve; `event_rate` is injected events per trading hour.
+    The sessions are the exchange's (`calendar`: holidays skipped, each day's own open and close,
+    early closes included). Each session gets exactly `ticks_per_day` ticks over all tickers, at
+    times inside it drawn from the U-shaped activity curve; prices move on a clock of trading
+    seconds; `event_rate` is injected events per trading hour.
     """
     model = TickModel(universe, seed, event_rate)
     times, picks = seeded(seed, "arrival-times"), seeded(seed, "arrival-symbols")
-    for day_index, day in enumerate(trading_days(days, end_date)):
-        opens = session_open(day)
+    traded = 0.0  # trading seconds of the sessions before this one
+    end = end_date or datetime.now(UTC).date()
+    for session in sessions_before(days, end, calendar):
+        opens, length = session.open.timestamp(), session.seconds
         # Sorted uniforms a block at a time, from the descending order statistics
         # M_k = M_(k+1) U^(1/k) in log space: a 5M-tick day needs no array of 5M times.
         log_above = 0.0
@@ -286,14 +289,15 @@ def history_blocks(
             logs = _running_sum(log_above, np.log1p(-times.random(k.size)) / k)
             log_above = float(logs[-1])
             x = session_fraction(-np.expm1(logs))
-            offsets = x * SESSION_SECONDS
+            offsets = x * length
             symbols = pick(picks, len(universe), k.size)
             yield model.block(
                 symbols,
-                clocks=day_index * SESSION_SECONDS + offsets,
+                clocks=traded + offsets,
                 timestamps=np.round(opens + offsets, 6),
                 weights=activity(x),
             )
+        traded += length
 
 
 def generate_history(
@@ -305,9 +309,12 @@ def generate_history(
     event_rate: float = 0.0,
     on_event: Callable[[InjectedEvent], None] | None = None,
     block_size: int = HISTORY_BLOCK,
+    calendar: str = DEFAULT_CALENDAR,
 ) -> Iterator[dict]:
     """history_blocks as one tick dict after another; `on_event` gets each label at its tick."""
-    blocks = history_blocks(universe, days, ticks_per_day, seed, end_date, event_rate, block_size)
+    blocks = history_blocks(
+        universe, days, ticks_per_day, seed, end_date, event_rate, block_size, calendar
+    )
     for block in blocks:
         for i in range(len(block)):
             tick = block.tick(i)

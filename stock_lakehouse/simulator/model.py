@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 from stock_lakehouse.ticks import DEFAULT_UNIVERSE, TickerProfile
 
-# The regular US session in UTC while New York is on summer time (09:30-16:00 EDT); the simulator
-# keeps one fixed window all year so history is easy to check.
-SESSION_OPEN_UTC = (13, 30)
-SESSION_SECONDS = 6.5 * 3600
-TRADING_SECONDS_PER_YEAR = 252 * SESSION_SECONDS
+# Quoted volatilities assume a year of 252 regular sessions of 6.5 hours; the sessions themselves
+# (their dates, opens and closes) come from the exchange's calendar (market_calendar.py).
+NOMINAL_SESSION_SECONDS = 6.5 * 3600
+TRADING_SECONDS_PER_YEAR = 252 * NOMINAL_SESSION_SECONDS
 
 # Activity over the session fraction x: 1 + 2(2x-1)^2, three times the midday rate at the open
 # and the close, about the shape of US equity volume curves.
@@ -78,23 +76,6 @@ def session_fraction(u: np.ndarray) -> np.ndarray:
     root = np.sqrt(q * q / 4.0 + p**3 / 27.0)
     y = np.cbrt(q / 2.0 + root) + np.cbrt(q / 2.0 - root)
     return np.clip((y + 1.0) / 2.0, 0.0, 1.0)
-
-
-def trading_days(days: int, end_date: date | None = None) -> list[date]:
-    """The `days` weekdays before `end_date` (default: today, UTC), oldest first."""
-    day = end_date or datetime.now(UTC).date()
-    found: list[date] = []
-    while len(found) < days:
-        day -= timedelta(days=1)
-        if day.weekday() < 5:
-            found.append(day)
-    return found[::-1]
-
-
-def session_open(day: date) -> float:
-    """Epoch seconds of the session open on `day`."""
-    hour, minute = SESSION_OPEN_UTC
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def gbm_log_step(

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from stock_lakehouse.market_calendar import DEFAULT_CALENDAR
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.bad_messages import BadMixer, MessageBatch, mix_bad_messages
 from stock_lakehouse.simulator.events import InjectedEvent, LabelsFile
@@ -93,6 +94,7 @@ def history_batches(
     seed: int,
     known_tickers: Collection[str],
     on_event: Callable[[InjectedEvent], None],
+    calendar: str = DEFAULT_CALENDAR,
 ) -> Iterator[MessageBatch]:
     """History mode's records a block at a time, each block's labels written as it is handed
     over: the same messages, in the same order, as mix_bad_messages(generate_history(...))."""
@@ -104,6 +106,7 @@ def history_batches(
         seed,
         options.end_date,
         options.event_rate,
+        calendar=calendar,
     )
     for block in blocks:
         batch = mixer.block(block)
@@ -130,7 +133,9 @@ def run_simulation(
     ):
         if options.mode == "history":
             total = options.days * options.ticks_per_day
-            batches = history_batches(options, universe, seed, known, labels)
+            batches = history_batches(
+                options, universe, seed, known, labels, settings.market.calendar
+            )
             with progress_bar(total, interactive) as progress:
                 result = send_batches(
                     producer, options.topic, batches, counter, stop, progress, total

@@ -53,6 +53,7 @@ else:
             intraday=True,
             spikes=spikes[spikes.ticker == focus],
             anomalies=anomalies[anomalies.ticker == focus],
+            calendar=ui.settings().market.calendar,
         ),
         key="anomalies-price",
     )

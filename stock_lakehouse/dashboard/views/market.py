@@ -21,7 +21,10 @@ else:
                 continue
             title = f"{ticker} - {granularity} bars, {start} to {end}"
             st.plotly_chart(
-                charts.price_chart(one, title, intraday=intraday), key=f"price-{ticker}"
+                charts.price_chart(
+                    one, title, intraday=intraday, calendar=ui.settings().market.calendar
+                ),
+                key=f"price-{ticker}",
             )
 
 st.subheader("Daily summary")
