@@ -285,3 +285,44 @@ def test_log_proves_unique_offsets_only_for_a_day_without_replays(spark, seeded:
     for run in RUNS.values():
         [result] = run(seeded, day, day + (DAY_2 - DAY_1))
         assert (result.raw_rows, result.distinct_offsets, result.compacted_rows) == (600, 600, 600)
+
+
+@pytest.mark.integration
+def test_a_day_without_session_or_ticks_materializes_empty_without_a_job(seeded, monkeypatch):
+    """Thanksgiving in a backfill: the partition is materialized at once, empty, saying why, with
+    its check passed; no job runs, so compacted_ticks gets no commit."""
+    import dagster as dg
+
+    from stock_lakehouse.defs.compaction.assets import compacted_ticks
+    from stock_lakehouse.settings import get_settings
+    from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
+
+    monkeypatch.setenv("S3_PREFIX", seeded.s3.prefix)
+    get_settings.cache_clear()
+    before = compacted_versions(seeded)
+    try:
+        result = dg.materialize(
+            [compacted_ticks],
+            partition_key="2026-11-26",
+            resources={"pipes_subprocess_client": dg.PipesSubprocessClient()},
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("compacted_ticks")
+    assert materialization.partition == "2026-11-26"
+    assert materialization.metadata["session"].value.startswith("no session: XNYS")
+    assert materialization.metadata["rows"].value == 0
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == COMPACTED_ROWS_CHECK and check.passed
+    assert compacted_versions(seeded) == before
+
+
+def compacted_versions(settings: Settings) -> list[int]:
+    """The versions of compacted_ticks; none when the module's other tests have not made it."""
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return [h["version"] for h in delta(settings, COMPACTED_TICKS).history()]
+    except TableNotFoundError:
+        return []

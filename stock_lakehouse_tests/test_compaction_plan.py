@@ -55,3 +55,15 @@ def test_an_unknown_engine_is_refused_naming_the_allowed_ones(monkeypatch):
     monkeypatch.setenv("COMPACTION_ENGINE", "postgres")
     with pytest.raises(ValidationError, match="'auto', 'duckdb' or 'spark'"):
         CompactionSettings()
+
+
+def test_idle_days_have_no_session_and_no_raw_ticks():
+    from stock_lakehouse.compaction.plan import idle_days
+
+    thanksgiving, friday, saturday, sunday = (date(2026, 11, d) for d in (26, 27, 28, 29))
+    days = [thanksgiving, friday, saturday, sunday]
+    # Friday is a session even without ticks yet; Sunday has live ticks (the simulator trades
+    # around the clock), so it is compacted like any day.
+    raw_rows = {"2026-11-27": 0, "2026-11-29": 40}
+    assert idle_days(days, raw_rows, "XNYS") == [thanksgiving, saturday]
+    assert idle_days(days, raw_rows, "XLON") == [saturday]  # London trades on Thanksgiving

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from stock_lakehouse.market_calendar import session_on
 
 # A Kafka message is identified by where it was stored; the stream writes it once, but a replay
 # from a new checkpoint (or an old seed job) can write it again.
@@ -22,6 +25,12 @@ class CannotRun(Exception):
 def days_in(start: date, end: date) -> list[date]:
     """Days of the half-open range [start, end)."""
     return [start + timedelta(days=i) for i in range((end - start).days)]
+
+
+def idle_days(days: list[date], raw_rows: Mapping[str, int], calendar: str) -> list[date]:
+    """The days with nothing to compact and no session to expect ticks from: no exchange session
+    (`calendar`) and no row in raw_ticks. A weekend day with live ticks is not idle."""
+    return [d for d in days if raw_rows.get(d.isoformat(), 0) == 0 and not session_on(d, calendar)]
 
 
 def output_file_count(input_bytes: int, target_file_bytes: int) -> int:

@@ -12,11 +12,13 @@ from datetime import date
 
 import dagster as dg
 
+from stock_lakehouse.compaction.plan import days_in, idle_days
 from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
+from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import PROJECT_ROOT, get_settings
-from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
+from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, RAW_TICKS, table_uri
 
 COMPACT_JOB = PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"
 COMPACTED_TICKS_KEY = dg.AssetKey("compacted_ticks")
@@ -58,9 +60,29 @@ def compacted_ticks(
 ):
     window = context.partition_time_window  # one day, or a backfill's whole range
     settings = get_settings()
+    days = days_in(window.start.date(), window.end.date())
+    raw = table_stats(table_uri(settings.s3, RAW_TICKS), settings.s3).days
+    idle = idle_days(days, {d: s.rows for d, s in raw.items()}, settings.market.calendar)
+    if idle == days:  # holidays and weekends without ticks: no job over nothing
+        yield from no_session(context, days, settings.market.calendar)
+        return
     engine = settings.compaction.engine_for(settings.spark.master)
     command = compaction_command(window.start.date(), window.end.date(), engine)
     context.log.info(f"starting: {' '.join(command)}")
     yield from pipes_subprocess_client.run(
         command=command, context=context, cwd=str(PROJECT_ROOT)
     ).get_results()
+
+
+def no_session(context: dg.AssetExecutionContext, days: list[date], calendar: str):
+    """The result of a run over days the exchange did not trade and no tick came in: the
+    partitions are materialized, empty, and say why."""
+    listed = ", ".join(d.isoformat() for d in days)
+    context.log.info(f"{listed}: no {calendar} session and no raw ticks - nothing to compact")
+    reason = f"no session: {calendar} does not trade on {listed}, and raw_ticks has no rows"
+    yield dg.MaterializeResult(metadata={"session": reason, "rows": 0, "days": len(days)})
+    yield dg.AssetCheckResult(
+        check_name=COMPACTED_ROWS_CHECK,
+        passed=True,
+        metadata={"days_checked": 0, "no_session": listed},
+    )
