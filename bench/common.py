@@ -130,13 +130,13 @@ def partition_ends(settings: Settings, topic: str) -> list[int]:
     """High watermark of each partition of `topic`, in partition order."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+    from stock_lakehouse.services.kafka import kafka_client_logger
 
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
             "group.id": "bench-watermarks",
-            "logger": LIBRDKAFKA_LOGGER,
+            "logger": kafka_client_logger(settings),
         }
     )
     try:

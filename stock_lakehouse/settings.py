@@ -231,6 +231,11 @@ class LocalServicesSettings(BaseSettings):
     seaweed_master_port: int = 9333
     seaweed_volume_port: int = 9340
     seaweed_filer_port: int = 8888
+    # The output of every server started here (Kafka, SeaweedFS, Dagster, the dashboard) goes to
+    # <state dir>/.../<name>.log, rotated past log_max_mb with log_backups older files kept (.1,
+    # .2, ...); Kafka clients' own warnings go to <state dir>/logs/kafka-clients.log alike.
+    log_max_mb: float = Field(default=20.0, gt=0)
+    log_backups: int = Field(default=3, ge=0)
 
 
 class Settings(BaseModel):

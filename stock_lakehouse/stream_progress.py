@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.services.kafka import PROBE_LOGGER
 from stock_lakehouse.settings import Settings
 
 
@@ -78,7 +78,7 @@ def topic_end_offsets(settings: Settings, timeout: float = 5.0) -> dict[int, int
             "group.id": "stock-lakehouse-status",
             "enable.auto.commit": False,
             "log.connection.close": False,
-            "logger": LIBRDKAFKA_LOGGER,  # refused connections: status reports them itself
+            "logger": PROBE_LOGGER,  # refused connections: status reports them itself
         }
     )
     try:

@@ -10,18 +10,42 @@ import base64
 import logging
 import subprocess
 import uuid
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.services.prerequisites import require_jars, require_java
-from stock_lakehouse.services.process import ManagedProcess, tail
+from stock_lakehouse.services.process import LogRotation, ManagedProcess, tail
 from stock_lakehouse.settings import Settings
 
+# librdkafka's own log lines (a refused connection, a broker that went away) are not printed for
+# the user - the commands say what is wrong in one line - but the warnings and worse are kept in
+# <state dir>/logs/kafka-clients.log (kafka_client_logger), so a broker problem leaves a trace.
 LIBRDKAFKA_LOGGER = logging.getLogger("stock_lakehouse.librdkafka")
-LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())
+LIBRDKAFKA_LOGGER.setLevel(logging.WARNING)
+LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())  # never Python's last-resort stderr
 LIBRDKAFKA_LOGGER.propagate = False
+# Probes whose failure the caller reports itself (health checks every 0.25 s, status).
+PROBE_LOGGER = logging.getLogger("stock_lakehouse.librdkafka.probe")
+PROBE_LOGGER.addHandler(logging.NullHandler())
+PROBE_LOGGER.propagate = False
+
+
+def kafka_client_logger(settings: Settings) -> logging.Logger:
+    """The logger to give a Kafka client: its warnings go to the rotated kafka-clients.log."""
+    path = settings.local.state_dir / "logs" / "kafka-clients.log"
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in LIBRDKAFKA_LOGGER.handlers):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rotation = LogRotation.from_settings(settings)
+        handler = RotatingFileHandler(
+            path, maxBytes=rotation.max_bytes, backupCount=rotation.backups, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        LIBRDKAFKA_LOGGER.addHandler(handler)
+    return LIBRDKAFKA_LOGGER
+
 
 LOG4J2_YAML = """\
 Configuration:
@@ -93,7 +117,7 @@ def unreachable(servers: str) -> UserFacingError:
 
 def broker_answers(bootstrap_servers: str, timeout: float = 1.0) -> bool:
     """True when the broker answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": LIBRDKAFKA_LOGGER})
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": PROBE_LOGGER})
     try:
         admin.list_topics(timeout=timeout)
     except Exception:
@@ -112,6 +136,7 @@ class KafkaService:
         self.port = settings.kafka.port
         self.controller_port = settings.local.kafka_controller_port
         self.process = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name=self.name,
             command=[
                 "java",

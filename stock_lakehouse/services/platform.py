@@ -15,7 +15,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG
-from stock_lakehouse.services.process import ManagedProcess
+from stock_lakehouse.services.process import LogRotation, ManagedProcess
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 
 BIN = Path(sys.executable).parent
@@ -46,6 +46,7 @@ class DagsterService:
         env = self.env
         workspace = str(PROJECT_ROOT / "workspace.yaml")
         self.webserver = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="dagster-webserver",
             command=[
                 str(BIN / "dagster-webserver"),
@@ -66,6 +67,7 @@ class DagsterService:
             start_timeout=120,
         )
         self.daemon = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="dagster-daemon",
             command=[str(BIN / "dagster-daemon"), "run", "-w", workspace],
             run_dir=self.home,
@@ -136,6 +138,7 @@ class DashboardService:
     def __init__(self, settings: Settings, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.process = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="dashboard",
             command=dashboard_command(settings),
             run_dir=settings.local.state_dir / "dashboard",
@@ -174,6 +177,7 @@ class SimulatorService:
     def __init__(self, settings: Settings, rate: float = 20.0) -> None:
         self.settings = settings
         self.process = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="simulator-live",
             command=[str(BIN / "stock-lakehouse"), "simulate", "--live", "--rate", str(rate)],
             run_dir=settings.local.state_dir / "simulator",

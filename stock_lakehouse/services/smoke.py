@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.s3 import s3_answers, s3_client, store_unreachable
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER, unreachable
+from stock_lakehouse.services.kafka import kafka_client_logger, unreachable
 from stock_lakehouse.settings import Settings
 
 SMOKE_TOPIC = "stock-lakehouse-smoke"
@@ -28,8 +28,8 @@ def kafka_round_trip(settings: Settings, messages: int = 1000) -> SmokeResult:
     """Produce `messages` keyed messages idempotently and read every one of them back."""
     started = time.monotonic()
     servers = settings.kafka.bootstrap_servers
-    # librdkafka's transient notices ("Coordinator load in progress") are not for the user.
-    common = {"bootstrap.servers": servers, "logger": LIBRDKAFKA_LOGGER}
+    # librdkafka's notices ("Coordinator load in progress") go to kafka-clients.log, not the user.
+    common = {"bootstrap.servers": servers, "logger": kafka_client_logger(settings)}
     admin = AdminClient(common)
     try:  # a missing broker: one line after 5 s, not librdkafka's timeout a minute later
         admin.list_topics(timeout=5)

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER, unreachable
+from stock_lakehouse.services.kafka import kafka_client_logger, unreachable
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.bad_messages import Message, MessageBatch
 
@@ -51,8 +51,8 @@ def producer_config(settings: Settings, overrides: Mapping[str, Any] | None = No
         # 200k queued ticks (~40 MB) let produce() run seconds ahead of the acks before it waits.
         "queue.buffering.max.messages": 200_000,
         "message.timeout.ms": DELIVERY_TIMEOUT_S * 1000,
-        # librdkafka's transient notices ("Connection refused" while retrying) are not for users.
-        "logger": LIBRDKAFKA_LOGGER,
+        # librdkafka's notices ("Connection refused" while retrying) go to kafka-clients.log.
+        "logger": kafka_client_logger(settings),
         **(overrides or {}),
     }
 
@@ -66,7 +66,7 @@ def ensure_topic(
     """
     servers = settings.kafka.bootstrap_servers
     try:
-        admin = AdminClient({"bootstrap.servers": servers, "logger": LIBRDKAFKA_LOGGER})
+        admin = AdminClient({"bootstrap.servers": servers, "logger": kafka_client_logger(settings)})
         existing = admin.list_topics(timeout=5).topics
     except KafkaException as exc:
         raise unreachable(servers) from exc
