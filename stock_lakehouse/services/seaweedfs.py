@@ -144,10 +144,11 @@ class SeaweedS3Service:
         )
 
     def _weed(self, subcommand: str, **flags: object) -> list[str]:
-        """`weed -logdir=... <subcommand> -ip=127.0.0.1 -k=v ...`: loopback only, logs in state."""
+        """`weed -logtostderr=true <subcommand> -ip=127.0.0.1 -k=v ...`: loopback only; its log
+        goes to its output, into the server's rotated log file (not glog's own files too)."""
         common = {"ip": "127.0.0.1", "ip.bind": "127.0.0.1"}
         args = [f"-{key}={value}" for key, value in {**common, **flags}.items()]
-        return [str(WEED), f"-logdir={self.home / 'logs'}", subcommand, *args]
+        return [str(WEED), "-logtostderr=true", subcommand, *args]
 
     @property
     def processes(self) -> list[ManagedProcess]:
@@ -159,7 +160,7 @@ class SeaweedS3Service:
 
     def start(self) -> None:
         require_weed()
-        for folder in ("logs", "master", "volume", "filer"):
+        for folder in ("master", "volume", "filer"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
         self._write_identities()
         for process in self.processes:
