@@ -47,6 +47,11 @@ def spark_conf(settings: Settings, *, include_secrets: bool = True) -> dict[str,
             "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
         ),
     }
+    if "PYSPARK_PYTHON" not in os.environ:
+        # Python workers run this interpreter, not whatever `python3` is first on PATH (another
+        # minor version fails, and outside the venv pyspark's dependencies are missing). On a
+        # cluster whose machines keep Python elsewhere, PYSPARK_PYTHON names it instead.
+        conf["spark.pyspark.python"] = sys.executable
     if include_secrets:
         conf["spark.hadoop.fs.s3a.access.key"] = s3.access_key_id
         conf["spark.hadoop.fs.s3a.secret.key"] = s3.secret_access_key.get_secret_value()
