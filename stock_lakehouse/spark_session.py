@@ -47,11 +47,6 @@ def spark_conf(settings: Settings, *, include_secrets: bool = True) -> dict[str,
             "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
         ),
     }
-    if "PYSPARK_PYTHON" not in os.environ:
-        # Python workers run this interpreter, not whatever `python3` is first on PATH (another
-        # minor version fails, and outside the venv pyspark's dependencies are missing). On a
-        # cluster whose machines keep Python elsewhere, PYSPARK_PYTHON names it instead.
-        conf["spark.pyspark.python"] = sys.executable
     if include_secrets:
         conf["spark.hadoop.fs.s3a.access.key"] = s3.access_key_id
         conf["spark.hadoop.fs.s3a.secret.key"] = s3.secret_access_key.get_secret_value()
@@ -66,6 +61,11 @@ def get_spark_session(app_name: str, settings: Settings | None = None, **extra_c
     require_java()
     # Bind the driver to loopback unless the operator chose an address (needed on real clusters).
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers run this interpreter, not whatever `python3` is first on PATH (another minor
+    # version fails, and outside the venv pyspark's dependencies are missing). PySpark reads the
+    # variable, not `spark.pyspark.python` (only spark-submit maps that); on a cluster whose
+    # machines keep Python elsewhere, set PYSPARK_PYTHON to that path.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf = {
         **spark_conf(settings),
