@@ -4,9 +4,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The newest of Python 3.13, 3.12 and 3.11 that runs here (a pyenv shim of a version that is not
-# selected is on PATH but does not run, so each is tried); `make PYTHON=/path/to/python3.x` overrides.
-PYTHON ?= $(or $(firstword $(foreach v,3.13 3.12 3.11,$(shell python$(v) -c 'import sys' >/dev/null 2>&1 && echo python$(v)))),python3.11)
+# The interpreter of an existing .venv; else the newest of Python 3.13, 3.12 and 3.11 that runs
+# here (a pyenv shim of a version that is not selected is on PATH but does not run, so each is
+# tried). `make PYTHON=/path/to/python3.x` overrides. Decided once (:=), not at every use.
+ifndef PYTHON
+PYTHON := $(or $(shell test -x .venv/bin/python && .venv/bin/python -c 'import sys; print(sys._base_executable)' 2>/dev/null),$(firstword $(foreach v,3.13 3.12 3.11,$(shell python$(v) -c 'import sys' >/dev/null 2>&1 && echo python$(v)))),python3.11)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
@@ -30,7 +33,7 @@ help: ## list targets
 
 check-tools:
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null || { echo "error: $(PYTHON) is not a Python 3.11, 3.12 or 3.13 that runs - install one or run 'make PYTHON=/path/to/python3.x ...'"; exit 1; }
-	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; v = sys.argv[1].split(); sys.exit(sys.version_info[:2] != (int(v[0]), int(v[1])))' "$$($(PYTHON) -c 'import sys; print(*sys.version_info[:2])')" || { echo "error: $(VENV) was made with another Python than $(PYTHON) - run 'make clean' (or delete $(VENV) and $(AIRFLOW_VENV)) first"; exit 1; }
+	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; v = sys.argv[1].split(); sys.exit(sys.version_info[:2] != (int(v[0]), int(v[1])))' "$$($(PYTHON) -c 'import sys; print(*sys.version_info[:2])')" || { echo "error: $(VENV) was made with another Python than $(PYTHON) - delete $(VENV) and $(AIRFLOW_VENV) (your data in .state stays) and run make again"; exit 1; }
 	@command -v java >/dev/null || { echo "error: java not found - install a JDK 17+ (e.g. 'apt-get install openjdk-17-jdk')"; exit 1; }
 	@command -v mvn >/dev/null || { echo "error: mvn not found - install Maven 3.8+ (e.g. 'apt-get install maven')"; exit 1; }
 

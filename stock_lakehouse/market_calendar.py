@@ -5,6 +5,10 @@ session follows the exchange: 09:30-16:00 New York is 13:30-20:00 UTC in summer 
 winter, holidays have no session, and early closes end early (2026-11-27, the day after
 Thanksgiving, closes at 18:00 UTC). The simulator, the benchmarks, the test seeds and the dashboard
 read sessions from here; nothing else in the project knows an opening hour.
+
+Days are UTC days (raw_ticks' trade_date), so an exchange whose session crosses midnight UTC
+(Sydney opens at 23:00 UTC the day before) is not supported: its sessions would be filed under
+their exchange date while its ticks fall on two UTC days.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ DEFAULT_CALENDAR = "XNYS"
 
 class UnknownCalendar(UserFacingError):
     """MARKET_CALENDAR names no calendar that exchange_calendars knows."""
+
+
+class CalendarRange(UserFacingError):
+    """Asked for sessions outside the years the calendar covers (about 20 back, 1 ahead)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,22 @@ def sessions_between(start: date, end: date, code: str = DEFAULT_CALENDAR) -> li
 
 def sessions_before(count: int, end: date, code: str = DEFAULT_CALENDAR) -> list[Session]:
     """The `count` sessions before `end` (not included), oldest first."""
+    calendar = exchange(code)
+    first, last = calendar.first_session.date(), calendar.last_session.date()
+    latest = end - timedelta(days=1)
+    if not first <= latest <= last:
+        raise CalendarRange(
+            f"{end} is outside the {code} calendar ({first} to {last}) - pick another end date"
+        )
     found: list[Session] = []
     span = max(2 * count + 10, 14)  # calendar days that hold `count` sessions, with room
     while len(found) < count:
-        found = sessions_between(end - timedelta(days=span), end - timedelta(days=1), code)
+        start = max(first, latest - timedelta(days=span))
+        found = sessions_between(start, latest, code)
+        if start == first and len(found) < count:
+            raise CalendarRange(
+                f"the {code} calendar holds {len(found)} sessions before {end}, not {count} - "
+                "ask for fewer days"
+            )
         span *= 2
     return found[-count:] if count else []

@@ -64,6 +64,6 @@ def test_idle_days_have_no_session_and_no_raw_ticks():
     days = [thanksgiving, friday, saturday, sunday]
     # Friday is a session even without ticks yet; Sunday has live ticks (the simulator trades
     # around the clock), so it is compacted like any day.
-    raw_rows = {"2026-11-27": 0, "2026-11-29": 40}
-    assert idle_days(days, raw_rows, "XNYS") == [thanksgiving, saturday]
-    assert idle_days(days, raw_rows, "XLON") == [saturday]  # London trades on Thanksgiving
+    raw_files = {"2026-11-27": 0, "2026-11-29": 2}
+    assert idle_days(days, raw_files, "XNYS") == [thanksgiving, saturday]
+    assert idle_days(days, raw_files, "XLON") == [saturday]  # London trades on Thanksgiving

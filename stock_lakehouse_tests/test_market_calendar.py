@@ -90,3 +90,12 @@ def test_price_chart_keeps_every_hour_when_bars_fall_outside_the_sessions():
     # The live simulator trades around the clock: a bar at 22:00 UTC keeps the nights visible.
     figure = price_chart(minute_bars("2026-11-25 14:30", "2026-11-25 22:00"), "t", intraday=True)
     assert not figure.layout.xaxis.rangebreaks
+
+
+def test_sessions_outside_the_calendar_are_refused_in_one_line():
+    from stock_lakehouse.market_calendar import CalendarRange
+
+    with pytest.raises(CalendarRange, match="sessions before 2026-11-30, not 100000"):
+        sessions_before(100_000, date(2026, 11, 30))
+    with pytest.raises(CalendarRange, match="outside the XNYS calendar"):
+        sessions_before(3, date(1990, 1, 2))

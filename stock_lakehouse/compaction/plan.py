@@ -27,10 +27,10 @@ def days_in(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
 
 
-def idle_days(days: list[date], raw_rows: Mapping[str, int], calendar: str) -> list[date]:
+def idle_days(days: list[date], raw_files: Mapping[str, int], calendar: str) -> list[date]:
     """The days with nothing to compact and no session to expect ticks from: no exchange session
-    (`calendar`) and no row in raw_ticks. A weekend day with live ticks is not idle."""
-    return [d for d in days if raw_rows.get(d.isoformat(), 0) == 0 and not session_on(d, calendar)]
+    (`calendar`) and no file in raw_ticks. A weekend day with live ticks is not idle."""
+    return [d for d in days if not raw_files.get(d.isoformat()) and not session_on(d, calendar)]
 
 
 def output_file_count(input_bytes: int, target_file_bytes: int) -> int:

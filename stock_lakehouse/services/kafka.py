@@ -35,7 +35,7 @@ PROBE_LOGGER.propagate = False
 
 def kafka_client_logger(settings: Settings) -> logging.Logger:
     """The logger to give a Kafka client: its warnings go to the rotated kafka-clients.log."""
-    path = settings.local.state_dir / "logs" / "kafka-clients.log"
+    path = (settings.local.state_dir / "logs" / "kafka-clients.log").absolute()
     if not any(getattr(h, "baseFilename", None) == str(path) for h in LIBRDKAFKA_LOGGER.handlers):
         path.parent.mkdir(parents=True, exist_ok=True)
         rotation = LogRotation.from_settings(settings)

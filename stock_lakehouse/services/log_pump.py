@@ -6,8 +6,10 @@ A server the project starts (Kafka, SeaweedFS, Dagster, Streamlit) writes to a p
 pump, not to the file itself, so the file can be rotated while the server runs: past MAX_BYTES it
 becomes LOG_FILE.1 (the older ones .2 ... .BACKUPS, the oldest dropped) at a line boundary, and a
 new LOG_FILE starts. The pump ends when the server and everything that inherited its output have
-exited (end of input). It ignores SIGINT and SIGTERM: a server whose reader died would die of a
-broken pipe at its next log line, so the pump outlives the server, never the other way round.
+exited (end of input), children that outlived the server included. It ignores SIGINT and SIGTERM
+and is never killed: a server whose reader died would die of a broken pipe at its next log line,
+so the pump outlives the server, never the other way round. A failed write (a full disk) drops
+that output and the pump keeps reading, for the same reason.
 Run as a plain script (no package imports) so it starts in a few tens of milliseconds.
 """
 
@@ -37,6 +39,16 @@ def rotate(path: Path, backups: int) -> None:
 def pump(source: int, path: Path, max_bytes: int, backups: int) -> None:
     """Copy `source` (a file descriptor) into `path` until end of input, rotating past
     `max_bytes` at the first line end after the limit."""
+    while True:
+        try:
+            _copy(source, path, max_bytes, backups)
+            return
+        except OSError:  # the disk is full or the folder went away: drain, retry on new output
+            if not os.read(source, CHUNK):
+                return
+
+
+def _copy(source: int, path: Path, max_bytes: int, backups: int) -> None:
     out = path.open("ab")
     size = out.tell()
     try:

@@ -28,7 +28,7 @@ def kafka_round_trip(settings: Settings, messages: int = 1000) -> SmokeResult:
     """Produce `messages` keyed messages idempotently and read every one of them back."""
     started = time.monotonic()
     servers = settings.kafka.bootstrap_servers
-    # librdkafka's notices ("Coordinator load in progress") go to kafka-clients.log, not the user.
+    # librdkafka's warnings go to kafka-clients.log, not to the user (the smoke test says it).
     common = {"bootstrap.servers": servers, "logger": kafka_client_logger(settings)}
     admin = AdminClient(common)
     try:  # a missing broker: one line after 5 s, not librdkafka's timeout a minute later

@@ -51,7 +51,7 @@ def producer_config(settings: Settings, overrides: Mapping[str, Any] | None = No
         # 200k queued ticks (~40 MB) let produce() run seconds ahead of the acks before it waits.
         "queue.buffering.max.messages": 200_000,
         "message.timeout.ms": DELIVERY_TIMEOUT_S * 1000,
-        # librdkafka's notices ("Connection refused" while retrying) go to kafka-clients.log.
+        # librdkafka's warnings ("Connection refused" while retrying) go to kafka-clients.log.
         "logger": kafka_client_logger(settings),
         **(overrides or {}),
     }

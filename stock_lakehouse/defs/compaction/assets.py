@@ -62,7 +62,7 @@ def compacted_ticks(
     settings = get_settings()
     days = days_in(window.start.date(), window.end.date())
     raw = table_stats(table_uri(settings.s3, RAW_TICKS), settings.s3).days
-    idle = idle_days(days, {d: s.rows for d, s in raw.items()}, settings.market.calendar)
+    idle = idle_days(days, {d: s.files for d, s in raw.items()}, settings.market.calendar)
     if idle == days:  # holidays and weekends without ticks: no job over nothing
         yield from no_session(context, days, settings.market.calendar)
         return
