@@ -16,6 +16,7 @@ from stock_lakehouse.compaction.plan import days_in, idle_days
 from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.delta_stats import table_stats
+from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import PROJECT_ROOT, get_settings
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, RAW_TICKS, table_uri
@@ -61,11 +62,14 @@ def compacted_ticks(
     window = context.partition_time_window  # one day, or a backfill's whole range
     settings = get_settings()
     days = days_in(window.start.date(), window.end.date())
-    raw = table_stats(table_uri(settings.s3, RAW_TICKS), settings.s3).days
-    idle = idle_days(days, {d: s.files for d, s in raw.items()}, settings.market.calendar)
-    if idle == days:  # holidays and weekends without ticks: no job over nothing
-        yield from no_session(context, days, settings.market.calendar)
-        return
+    calendar = settings.market.calendar
+    # Holidays and weekends without ticks: no job over nothing. raw_ticks' log is read only when
+    # no day of the range has a session, not on every run.
+    if not any(session_on(day, calendar) for day in days):
+        raw = table_stats(table_uri(settings.s3, RAW_TICKS), settings.s3).days
+        if idle_days(days, {d: s.files for d, s in raw.items()}, calendar) == days:
+            yield from no_session(context, days, calendar)
+            return
     engine = settings.compaction.engine_for(settings.spark.master)
     command = compaction_command(window.start.date(), window.end.date(), engine)
     context.log.info(f"starting: {' '.join(command)}")
