@@ -167,24 +167,21 @@ class ManagedProcess:
         self.pump_pid_file.write_text(f"{pump.pid} {process_start_ticks(pump.pid) or '0'}\n")
         return pump
 
-    def _end_log_pump(self, timeout: float = 5.0) -> bool:
+    def _end_log_pump(self, timeout: float = 5.0) -> None:
         """Wait for the pump to end, which it does once every writer of the server's output has
         exited. It is never killed: children that outlive the server (a Dagster run launched by
-        the daemon) still log through it, and would lose their lines or die of a broken pipe.
-        Returns True when it has ended."""
+        the daemon) still log through it, and would lose their lines or die of a broken pipe."""
         try:
             pid_text, started = self.pump_pid_file.read_text().split()
             pid = int(pid_text)
         except (OSError, ValueError):
-            return True
+            return
         deadline = time.monotonic() + timeout
         while process_start_ticks(pid) == started and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.05)
-        if process_start_ticks(pid) == started:
-            return False
-        self.pump_pid_file.unlink(missing_ok=True)
-        return True
+        if process_start_ticks(pid) != started:
+            self.pump_pid_file.unlink(missing_ok=True)
 
     def wait_healthy(self, proc: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + self.start_timeout
