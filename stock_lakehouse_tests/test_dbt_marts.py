@@ -7,11 +7,13 @@ mart is compared with values computed here from the ticks alone.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +36,8 @@ from stock_lakehouse_tests.marts_seed import (
 # the thresholds the models use by default, so the pandas versions cannot drift from them
 VARS = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
 PARTITIONED = ("fct_bars_1m", "fct_daily_summary", "fct_volume_spikes", "fct_price_anomalies")
+MARTS = (*PARTITIONED, "mart_moving_averages", "mart_top_movers")
+MARTS_YML = PROJECT_ROOT / "dbt_project" / "models" / "marts" / "_marts.yml"
 
 pytestmark = pytest.mark.integration
 
@@ -188,6 +192,38 @@ def test_top_movers_and_moving_averages_follow_the_daily_summary(built):
     assert_same_rows(averages[columns], daily[columns])
     # three days fill no 5- or 20-day window (dbt unit tests cover full windows)
     assert averages[["sma_5", "sma_20", "avg_volume_20"]].isna().all().all()
+
+
+def contract_of(model: str) -> list[tuple[str, str]]:
+    """(column, type) in the order _marts.yml declares them, types as DuckDB spells them."""
+    models = {m["name"]: m for m in yaml.safe_load(MARTS_YML.read_text())["models"]}
+    return [(c["name"], c["data_type"].upper()) for c in models[model]["columns"]]
+
+
+def test_every_mart_is_built_with_exactly_its_contracts_columns_and_types(built):
+    lakehouse, _ = built
+    manifest = json.loads((lakehouse.state_dir / "target" / "manifest.json").read_text())
+    with duckdb.connect(str(lakehouse.database), read_only=True) as con:
+        for mart in MARTS:
+            assert manifest["nodes"][f"model.stock_lakehouse.{mart}"]["contract"]["enforced"]
+            built_columns = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+                [mart],
+            ).fetchall()
+            assert built_columns == contract_of(mart), mart
+
+
+def test_duckdb_refuses_a_mart_row_without_its_key(built):
+    lakehouse, _ = built
+    with duckdb.connect(str(lakehouse.database)) as con:
+        rows = con.execute("SELECT count(*) FROM main.fct_bars_1m").fetchone()
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            con.execute(
+                "INSERT INTO main.fct_bars_1m (ticker, trade_date, bar_start)"
+                " VALUES (NULL, DATE '2026-12-01', TIMESTAMP '2026-12-01 15:00:00')"
+            )
+        assert con.execute("SELECT count(*) FROM main.fct_bars_1m").fetchone() == rows
 
 
 def test_docs_generate_succeeds(built):
