@@ -11,11 +11,11 @@ from stock_lakehouse.defs.automation.jobs import daily_refresh
 from stock_lakehouse.defs.automation.sensors import batch_automation
 from stock_lakehouse.defs.compaction.assets import compacted_ticks
 from stock_lakehouse.defs.ingest.assets import raw_ticks
-from stock_lakehouse.defs.ingest.checks import raw_ticks_fresh
 from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import raw_ticks_partitions_sensor, stream_supervisor
 from stock_lakehouse.defs.marts.assets import daily_marts, summary_marts
 from stock_lakehouse.defs.marts.dashboard import load_dashboard_pages
+from stock_lakehouse.defs.marts.freshness import load_freshness_checks
 from stock_lakehouse.defs.resources import build_resources
 from stock_lakehouse.settings import get_settings
 
@@ -24,7 +24,7 @@ from stock_lakehouse.settings import get_settings
 def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_ticks, compacted_ticks, daily_marts, summary_marts, *load_dashboard_pages()],
-        asset_checks=[raw_ticks_fresh],
+        asset_checks=[load_freshness_checks()],
         jobs=[ingest_stream, daily_refresh],
         sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation],
         schedules=[],

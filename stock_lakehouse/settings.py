@@ -143,8 +143,6 @@ class StreamSettings(BaseSettings):
     # Local disk, not S3: Spark's checkpoint log relies on atomic rename, which S3 lacks. On a
     # cluster, point it at HDFS or a shared volume.
     checkpoint_dir: Path = PROJECT_ROOT / ".state" / "checkpoints" / "stream_ticks"
-    # raw_ticks_fresh fails when the newest event in raw_ticks is older than this.
-    freshness_minutes: float = 15.0
     # The stream merges the small files of today's raw_ticks partition this often (Delta
     # OPTIMIZE, no data change), so the Live page reads a bounded number of files; 0 turns it off.
     live_compaction_minutes: float = 10.0

@@ -333,14 +333,13 @@ def test_dbt_failure_on_one_day_leaves_the_published_marts_and_a_rerun_repairs_i
                 for day in DAYS
             }
 
-    def run_day(day) -> bool:
-        result = dg.materialize(
+    def run_day(day) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
             [daily_marts],
             partition_key=day.isoformat(),
             resources={"dbt": build_resources(get_settings())["dbt"]},
             raise_on_error=False,
         )
-        return result.success
 
     try:
         before = marts(published)
@@ -348,15 +347,38 @@ def test_dbt_failure_on_one_day_leaves_the_published_marts_and_a_rerun_repairs_i
         # compacted_ticks breaks its promise for day 2: one tick twice (stg_ticks' unique test)
         twice = ticks[ticks.trade_date == day2].head(1)
         lakehouse.write_ticks(twice)
-        assert not run_day(day2)
+        assert not run_day(day2).success
         assert marts(published) == before  # nothing was published
         build = marts(lakehouse.database)
         assert build[DAYS[0].isoformat()] == before[DAYS[0].isoformat()]
         assert build[DAYS[2].isoformat()] == before[DAYS[2].isoformat()]
 
         lakehouse.write_ticks(ticks[ticks.trade_date == day2], predicate=f"trade_date = '{day2}'")
-        assert run_day(day2)
+        rerun = run_day(day2)
+        assert rerun.success
         assert marts(published) == before  # the day is rebuilt to what it was
+        # each model's materialization carries its row count and column schema for the UI
+        materialized = {
+            m.asset_key.path[-1]: m.metadata
+            for m in rerun.asset_materializations_for_node("daily_marts")
+        }
+        bars = materialized["fct_bars_1m"]
+        with duckdb.connect(str(published), read_only=True) as con:
+            rows = con.execute("SELECT count(*) FROM fct_bars_1m").fetchone()[0]
+        assert bars["dagster/row_count"].value == rows
+        columns = [c.name for c in bars["dagster/column_schema"].value.columns]
+        assert columns == [
+            "ticker",
+            "trade_date",
+            "bar_start",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "vwap",
+            "trade_count",
+        ]
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()

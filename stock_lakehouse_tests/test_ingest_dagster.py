@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 
 from spark_jobs.stream_ticks import DeltaBatchWriter
 from stock_lakehouse.defs.ingest import sensors
-from stock_lakehouse.defs.ingest.checks import freshness_result
 from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import (
     partition_events,
@@ -41,13 +40,6 @@ def test_partition_events_report_only_days_that_changed():
 def test_restart_delay_doubles_up_to_the_maximum():
     stream = StreamSettings(restart_backoff_seconds=30, restart_backoff_max_seconds=600)
     assert [restart_delay(n, stream) for n in range(7)] == [0, 30, 60, 120, 240, 480, 600]
-
-
-def test_freshness_passes_within_the_bound_only():
-    now = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
-    assert freshness_result(now - timedelta(minutes=5), now, 15) == (True, 5.0)
-    assert freshness_result(now - timedelta(minutes=20), now, 15) == (False, 20.0)
-    assert freshness_result(None, now, 15) == (False, None)
 
 
 def test_supervisor_starts_the_stream_when_absent_and_backs_off_after_failures():

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from stock_lakehouse.defs.marts.project import dbt_project
 from stock_lakehouse.defs.marts.translator import PARTITIONED_TAG, LakehouseDbtTranslator
@@ -37,9 +37,29 @@ def build_and_publish(
     # dbt's profile reads the build database's path from the environment (profiles.yml).
     os.environ.update(marts.dbt_env())
     marts.build_db.parent.mkdir(parents=True, exist_ok=True)
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    try:
+        # Row counts and column schemas go on each model's materialization in the UI. With
+        # DuckDB, dagster-dbt reads them once dbt has ended and released the database's lock.
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+    finally:
+        release_build_db(invocation)
     size = publish(marts.build_db, marts.published_db)
     context.log.info(f"published {marts.published_db} ({size} bytes)")
+
+
+def release_build_db(invocation: DbtCliInvocation) -> None:
+    """Close the read-only DuckDB connection dagster-dbt opened in this process for metadata.
+
+    dbt-duckdb keeps its connection open until the process ends (its `keep_open`): the next dbt
+    of the same run (summary_marts after daily_marts) could not lock the build database, and the
+    publish would copy a file still held open.
+    """
+    if invocation.adapter is None:
+        return
+    invocation.adapter.cleanup_connections()
+    # dbt-duckdb's one environment per process holds the connection; dropping it closes DuckDB.
+    type(invocation.adapter.connections).close_all_connections()
 
 
 @dbt_assets(
