@@ -12,7 +12,7 @@ from stock_lakehouse.settings import S3Settings
 
 
 def boto3_client_kwargs(s3: S3Settings) -> dict:
-    """Keyword arguments for boto3.client('s3') / dagster-aws S3Resource alike."""
+    """Keyword arguments for boto3.client('s3')."""
     return {
         "endpoint_url": s3.endpoint_url,
         "aws_access_key_id": s3.access_key_id,

@@ -288,26 +288,20 @@ def test_log_proves_unique_offsets_only_for_a_day_without_replays(spark, seeded:
 
 
 @pytest.mark.integration
-def test_a_day_without_session_or_ticks_materializes_empty_without_a_job(seeded, monkeypatch):
+def test_a_day_without_session_or_ticks_materializes_empty_without_a_job(seeded):
     """Thanksgiving in a backfill: the partition is materialized at once, empty, saying why, with
     its check passed; no job runs, so compacted_ticks gets no commit."""
     import dagster as dg
 
     from stock_lakehouse.defs.compaction.assets import compacted_ticks
-    from stock_lakehouse.settings import get_settings
     from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 
-    monkeypatch.setenv("S3_PREFIX", seeded.s3.prefix)
-    get_settings.cache_clear()
     before = compacted_versions(seeded)
-    try:
-        result = dg.materialize(
-            [compacted_ticks],
-            partition_key="2026-11-26",
-            resources={"pipes_subprocess_client": dg.PipesSubprocessClient()},
-        )
-    finally:
-        get_settings.cache_clear()
+    result = dg.materialize(
+        [compacted_ticks],
+        partition_key="2026-11-26",
+        resources={"pipes_subprocess_client": dg.PipesSubprocessClient(), "settings": seeded},
+    )
     assert result.success
     [materialization] = result.asset_materializations_for_node("compacted_ticks")
     assert materialization.partition == "2026-11-26"

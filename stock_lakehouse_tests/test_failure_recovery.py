@@ -337,7 +337,7 @@ def test_dbt_failure_on_one_day_leaves_the_published_marts_and_a_rerun_repairs_i
         return dg.materialize(
             [daily_marts],
             partition_key=day.isoformat(),
-            resources={"dbt": build_resources(get_settings())["dbt"]},
+            resources=build_resources(get_settings()),
             raise_on_error=False,
         )
 

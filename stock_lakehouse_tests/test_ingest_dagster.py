@@ -9,7 +9,6 @@ import dagster as dg
 import pytest
 
 from spark_jobs.stream_ticks import DeltaBatchWriter
-from stock_lakehouse.defs.ingest import sensors
 from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import (
     partition_events,
@@ -18,12 +17,18 @@ from stock_lakehouse.defs.ingest.sensors import (
     stream_supervisor,
 )
 from stock_lakehouse.delta_stats import DayStats, TableStats
-from stock_lakehouse.settings import StreamSettings
+from stock_lakehouse.settings import Settings, StreamSettings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import DEFAULT_TICKERS
 from stock_lakehouse_tests.test_stream_validation import kafka_rows, tick
 
 VALID_DAYS = {"2026-03-02", "2026-03-03"}
+# The supervisor reads only the back-off: 30 s, doubling up to 10 min.
+RESOURCES = {
+    "settings": Settings(
+        stream=StreamSettings(restart_backoff_seconds=30, restart_backoff_max_seconds=600)
+    )
+}
 
 
 def test_partition_events_report_only_days_that_changed():
@@ -44,12 +49,12 @@ def test_restart_delay_doubles_up_to_the_maximum():
 
 def test_supervisor_starts_the_stream_when_absent_and_backs_off_after_failures():
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance)
+        context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
         assert isinstance(stream_supervisor(context), dg.RunRequest)
 
         running = instance.create_run_for_job(ingest_stream, run_config={})
         instance.report_run_failed(running)  # a failure just now: back off, do not restart yet
-        result = stream_supervisor(dg.build_sensor_context(instance=instance))
+        result = stream_supervisor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert isinstance(result, dg.SensorResult)
         assert "restarting in" in result.skip_reason.skip_message
 
@@ -67,22 +72,19 @@ def test_supervisor_starts_the_stream_when_absent_and_backs_off_after_failures()
                 ),
             )
         )
-        result = stream_supervisor(dg.build_sensor_context(instance=instance))
+        result = stream_supervisor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert "is running" in result.skip_reason.skip_message
 
         instance.report_run_canceled(instance.get_run_by_id(active.run_id))
-        result = stream_supervisor(dg.build_sensor_context(instance=instance))
+        result = stream_supervisor(dg.build_sensor_context(instance=instance, resources=RESOURCES))
         assert "terminated by a person" in result.skip_reason.skip_message
 
 
 @pytest.mark.integration
-def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(
-    spark, services, unique_name, monkeypatch
-):
+def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(spark, services, unique_name):
     settings = services.model_copy(
         update={"s3": services.s3.model_copy(update={"prefix": unique_name})}
     )
-    monkeypatch.setattr(sensors, "get_settings", lambda: settings)
     writer = DeltaBatchWriter(
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
@@ -100,7 +102,9 @@ def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(
     writer(kafka_rows(spark, payloads, received), 0)
 
     with dg.instance_for_test() as instance:
-        result = raw_ticks_partitions_sensor(dg.build_sensor_context(instance=instance))
+        result = raw_ticks_partitions_sensor(
+            dg.build_sensor_context(instance=instance, resources={"settings": settings})
+        )
         by_day = {e.partition: e.metadata for e in result.asset_events}
         assert {d: (m["rows"].value, m["quarantined_rows"].value) for d, m in by_day.items()} == {
             "2026-03-02": (30, 3),
@@ -109,7 +113,9 @@ def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(
         assert by_day["2026-03-03"]["max_event_time"].value == day1 + 86_400 + 11
 
         again = raw_ticks_partitions_sensor(
-            dg.build_sensor_context(instance=instance, cursor=result.cursor)
+            dg.build_sensor_context(
+                instance=instance, cursor=result.cursor, resources={"settings": settings}
+            )
         )
         assert again.asset_events == []
 
@@ -117,7 +123,9 @@ def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(
         more_received = [datetime.fromtimestamp(json.loads(p)["timestamp"] + 1, UTC) for p in more]
         writer(kafka_rows(spark, more, more_received), 1)
         third = raw_ticks_partitions_sensor(
-            dg.build_sensor_context(instance=instance, cursor=result.cursor)
+            dg.build_sensor_context(
+                instance=instance, cursor=result.cursor, resources={"settings": settings}
+            )
         )
         assert [(e.partition, e.metadata["rows"].value) for e in third.asset_events] == [
             ("2026-03-03", 17)

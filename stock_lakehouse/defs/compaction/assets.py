@@ -18,7 +18,7 @@ from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.partitions import daily_partitions
-from stock_lakehouse.settings import PROJECT_ROOT, get_settings
+from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, RAW_TICKS, table_uri
 
 COMPACT_JOB = PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"
@@ -57,10 +57,11 @@ def compaction_command(start: date, end: date, engine: str) -> list[str]:
     ),
 )
 def compacted_ticks(
-    context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient
+    context: dg.AssetExecutionContext,
+    pipes_subprocess_client: dg.PipesSubprocessClient,
+    settings: dg.ResourceParam[Settings],
 ):
     window = context.partition_time_window  # one day, or a backfill's whole range
-    settings = get_settings()
     days = days_in(window.start.date(), window.end.date())
     calendar = settings.market.calendar
     # Holidays and weekends without ticks: no job over nothing. raw_ticks' log is read only when

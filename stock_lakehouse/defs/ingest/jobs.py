@@ -11,7 +11,7 @@ import sys
 
 import dagster as dg
 
-from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
+from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.stream_lease import RUN_ID_ENV, StreamLease, stop_stream
 
 STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
@@ -47,8 +47,8 @@ def run_stream(
     context: dg.OpExecutionContext,
     config: StreamConfig,
     pipes_subprocess_client: dg.PipesSubprocessClient,
+    settings: dg.ResourceParam[Settings],
 ) -> None:
-    settings = get_settings()
     stop_orphan_stream(context, settings)
     command = stream_command(settings, config)
     context.log.info(f"starting: {' '.join(command)}")

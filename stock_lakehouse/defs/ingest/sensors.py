@@ -9,7 +9,7 @@ from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG, ingest_stream
 from stock_lakehouse.delta_stats import DayStats, TableStats, table_stats
 from stock_lakehouse.partitions import daily_partitions
-from stock_lakehouse.settings import StreamSettings, get_settings
+from stock_lakehouse.settings import Settings, StreamSettings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 
 
@@ -50,8 +50,10 @@ def partition_events(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records a raw_ticks materialization for each day whose rows changed.",
 )
-def raw_ticks_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    s3 = get_settings().s3
+def raw_ticks_partitions_sensor(
+    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
+) -> dg.SensorResult:
+    s3 = settings.s3
     raw = table_stats(table_uri(s3, RAW_TICKS), s3, time_column="event_time")
     quarantine = table_stats(table_uri(s3, QUARANTINE), s3)
     cursor = json.loads(context.cursor) if context.cursor else {}
@@ -81,7 +83,9 @@ def restart_delay(consecutive_failures: int, stream: StreamSettings) -> float:
         "back-off. A run a person terminated stays stopped until someone launches it again."
     ),
 )
-def stream_supervisor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.RunRequest:
+def stream_supervisor(
+    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
+) -> dg.SensorResult | dg.RunRequest:
     records = context.instance.get_run_records(
         filters=dg.RunsFilter(job_name=ingest_stream.name), limit=20
     )  # newest first
@@ -105,7 +109,7 @@ def stream_supervisor(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
         if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
             break
         failures += 1
-    delay = restart_delay(failures, get_settings().stream)
+    delay = restart_delay(failures, settings.stream)
     if failures and records[0].end_time is not None:
         wait = records[0].end_time + delay - time.time()
         if wait > 0:

@@ -17,7 +17,7 @@ from stock_lakehouse.defs.marts.project import dbt_project
 from stock_lakehouse.defs.marts.translator import PARTITIONED_TAG, LakehouseDbtTranslator
 from stock_lakehouse.marts.publish import publish
 from stock_lakehouse.partitions import daily_partitions
-from stock_lakehouse.settings import get_settings
+from stock_lakehouse.settings import MartsSettings, Settings
 
 # One DuckDB file, one writer at a time: dagster.yaml sets this pool's limit to 1.
 DUCKDB_WRITER_POOL = "duckdb_writer"
@@ -30,10 +30,9 @@ def dbt_vars_for(window: dg.TimeWindow) -> dict[str, str]:
 
 
 def build_and_publish(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, args: list[str]
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, marts: MartsSettings, args: list[str]
 ) -> Iterator:
     """Run dbt against the build database, then publish it if every selected node succeeded."""
-    marts = get_settings().marts
     # dbt's profile reads the build database's path from the environment (profiles.yml).
     os.environ.update(marts.dbt_env())
     marts.build_db.parent.mkdir(parents=True, exist_ok=True)
@@ -72,10 +71,13 @@ def release_build_db(invocation: DbtCliInvocation) -> None:
     dagster_dbt_translator=LakehouseDbtTranslator(),
     pool=DUCKDB_WRITER_POOL,
 )
-def daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def daily_marts(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: dg.ResourceParam[Settings]
+):
     dbt_vars = dbt_vars_for(context.partition_time_window)
     context.log.info(f"dbt window: {dbt_vars}")
-    yield from build_and_publish(context, dbt, ["build", "--vars", json.dumps(dbt_vars)])
+    args = ["build", "--vars", json.dumps(dbt_vars)]
+    yield from build_and_publish(context, dbt, settings.marts, args)
 
 
 @dbt_assets(
@@ -86,5 +88,7 @@ def daily_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     dagster_dbt_translator=LakehouseDbtTranslator(),
     pool=DUCKDB_WRITER_POOL,
 )
-def summary_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from build_and_publish(context, dbt, ["build"])
+def summary_marts(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: dg.ResourceParam[Settings]
+):
+    yield from build_and_publish(context, dbt, settings.marts, ["build"])
