@@ -140,18 +140,24 @@ def test_ingest_stream_job_runs_the_stream_through_pipes(services, unique_name, 
     create_topic(services.kafka.bootstrap_servers, unique_name, partitions=2)
     producer = TickProducer(services.kafka.bootstrap_servers, unique_name)
     producer.produce(2_000)
-    pipes = dg.PipesSubprocessClient(
-        env={
-            "S3_PREFIX": unique_name,
-            "STREAM_CHECKPOINT_DIR": str(test_state_dir / unique_name / "checkpoint"),
+    checkpoint = test_state_dir / unique_name / "checkpoint"
+    # The op reads the checkpoint's lease from the settings resource; the stream it starts reads
+    # the same values from its environment.
+    settings = services.model_copy(
+        update={
+            "s3": services.s3.model_copy(update={"prefix": unique_name}),
+            "stream": services.stream.model_copy(update={"checkpoint_dir": checkpoint}),
         }
+    )
+    pipes = dg.PipesSubprocessClient(
+        env={"S3_PREFIX": unique_name, "STREAM_CHECKPOINT_DIR": str(checkpoint)}
     )
     with dg.instance_for_test() as instance:
         result = ingest_stream.execute_in_process(
             run_config={
                 "ops": {"run_stream": {"config": {"available_now": True, "topic": unique_name}}}
             },
-            resources={"pipes_subprocess_client": pipes},
+            resources={"pipes_subprocess_client": pipes, "settings": settings},
             instance=instance,
         )
         assert result.success
