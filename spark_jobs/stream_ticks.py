@@ -43,6 +43,7 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from stock_lakehouse.parent_watch import on_parent_exit
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease, group_members
@@ -387,21 +388,8 @@ class Stopper:
 
 
 def watch_parent(stopper: Stopper, interval: float = 1.0) -> None:
-    """Stop when the parent process dies (the process is re-parented): no orphan streams.
-
-    A watchdog thread rather than Linux's parent-death signal, which fires when the parent's
-    *thread* ends, and which a parent that died before this process armed it never sends.
-    """
-    parent = os.getppid()
-
-    def watch() -> None:
-        while not stopper.requested.is_set():
-            if os.getppid() != parent:
-                stopper.request(f"supervisor PID {parent} is gone")
-                return
-            time.sleep(interval)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+    """Stop (after the current batch) when the parent process dies: no orphan streams."""
+    on_parent_exit(stopper.request, until=stopper.requested, interval=interval)
 
 
 def _stop_after_current_batch(query, timeout: float = 120) -> None:

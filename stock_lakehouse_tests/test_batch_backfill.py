@@ -6,8 +6,11 @@ every mart must leave each partition materialized, each check passed and the mar
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -219,3 +222,88 @@ def test_overlapping_compaction_runs_take_turns_and_both_leave_a_correct_table(p
     for day in DAYS:
         offsets = [r["kafka_offset"] for r in rows if r["trade_date"] == day]
         assert len(offsets) == len(set(offsets)) == 900, day
+
+
+REPOSITORIES = """
+query { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
+"""
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }
+"""
+
+
+def _children(pid: int, named: str) -> list[int]:
+    """PIDs of the live children of `pid` whose command line mentions `named` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and named in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(what: str, timeout_s: float, probe):
+    deadline = time.monotonic() + timeout_s
+    while not (value := probe()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+        time.sleep(0.1)
+    return value
+
+
+def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(platform):
+    """The worker of a daily_refresh run is killed while its compaction job runs: the job stops
+    by itself (no second writer beside the retry), run monitoring fails the run, and run retries
+    (dagster.yaml) launch it again, which then succeeds."""
+    from stock_lakehouse.defs.compaction.assets import COMPACTED_TICKS_KEY
+    from stock_lakehouse.run_launcher import run_worker_pid
+
+    [repository] = graphql(REPOSITORIES)["repositoriesOrError"]["nodes"]
+    day = DAYS[0].isoformat()
+    selector = {
+        "repositoryLocationName": repository["location"]["name"],
+        "repositoryName": repository["name"],
+        "jobName": "daily_refresh",
+    }
+    launched = graphql(
+        LAUNCH_RUN,
+        params={
+            "selector": selector,
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    instance = dg.DagsterInstance.get()
+
+    worker = _wait_for("the run's worker", 180, lambda: run_worker_pid(instance, run_id))[0]
+    # Either engine's job: `python -m stock_lakehouse.compaction --start ...` or the Spark script.
+    jobs = _wait_for("the compaction job", 180, lambda: _children(worker, "--start"))
+    os.kill(worker, signal.SIGKILL)
+    _wait_for(
+        "the orphaned compaction job to stop",
+        30,
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in jobs),
+    )
+
+    def finished(run_id: str) -> dg.DagsterRun | None:
+        run = instance.get_run_by_id(run_id)
+        return run if run is not None and run.is_finished else None
+
+    killed = _wait_for("run monitoring to fail the run", 120, lambda: finished(run_id))
+    assert killed.status == dg.DagsterRunStatus.FAILURE
+    [retry] = _wait_for(
+        "the retry run",
+        60,
+        lambda: instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id})),
+    )
+    assert retry.tags["dagster/retry_number"] == "1"
+    assert _wait_for("the retry", 600, lambda: finished(retry.run_id)).is_success
+    assert day in instance.get_materialized_partitions(COMPACTED_TICKS_KEY)

@@ -81,7 +81,9 @@ def stop_orphan_stream(context: dg.OpExecutionContext, settings: Settings) -> No
 
 @dg.job(
     description="The Kafka -> raw_ticks stream, supervised by the stream_supervisor sensor.",
-    tags={"stock_lakehouse/role": "stream"},
+    # Restarts belong to the stream_supervisor sensor (back-off, a person's stop respected), not
+    # to the daemon's run retries (dagster.yaml), which would race it for the checkpoint.
+    tags={"stock_lakehouse/role": "stream", "dagster/max_retries": "0"},
     # Its op in a process of its own, as the stream's supervision and termination are tested
     # (the batch jobs run their steps in the run worker: see definitions.py).
     executor_def=dg.multiprocess_executor,

@@ -1,0 +1,33 @@
+"""A job started by a Dagster run worker must not outlive it.
+
+When the worker dies (killed, out of memory), its children are re-parented and would go on
+writing while run monitoring marks the run failed and run retries (dagster.yaml) start another:
+two writers on one table. A watchdog thread notices the new parent and acts. It polls rather than
+using Linux's parent-death signal, which fires when the parent's *thread* ends, and which a
+parent that died before the child armed it never sends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+
+
+def on_parent_exit(
+    act: Callable[[str], None], until: threading.Event | None = None, interval: float = 1.0
+) -> threading.Thread:
+    """Call `act(why)` once if this process's parent changes, unless `until` is set first."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while until is None or not until.is_set():
+            if os.getppid() != parent:
+                act(f"parent PID {parent} is gone")
+                return
+            time.sleep(interval)
+
+    thread = threading.Thread(target=watch, name="parent-watchdog", daemon=True)
+    thread.start()
+    return thread
