@@ -2,11 +2,12 @@
 
 Domains live under `stock_lakehouse/defs/<domain>/`: ingest (Kafka -> raw_ticks stream),
 compaction (raw -> compacted_ticks), marts (dbt on DuckDB, and the dashboard pages from its
-exposures), automation (conditions, sensor, jobs).
+exposures), automation (conditions, sensors, jobs, the alerts sensor).
 """
 
 import dagster as dg
 
+from stock_lakehouse.defs.automation.alerts import alerts
 from stock_lakehouse.defs.automation.jobs import daily_refresh
 from stock_lakehouse.defs.automation.sensors import batch_automation
 from stock_lakehouse.defs.compaction.assets import compacted_ticks
@@ -26,7 +27,7 @@ def defs() -> dg.Definitions:
         assets=[raw_ticks, compacted_ticks, daily_marts, summary_marts, *load_dashboard_pages()],
         asset_checks=[load_freshness_checks()],
         jobs=[ingest_stream, daily_refresh],
-        sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation],
+        sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation, alerts],
         schedules=[],
         resources=build_resources(get_settings()),
         # Every batch step already runs its work in a subprocess (the compaction job through

@@ -207,6 +207,17 @@ class DashboardSettings(BaseSettings):
     labels_file: Path | None = None
 
 
+class AlertSettings(BaseSettings):
+    """Where the `alerts` sensor sends an "open" and a "resolved" notice for each problem."""
+
+    model_config = _config("ALERTS_")
+
+    # JSON POST per notice (Slack-style incoming webhooks, an on-call gateway); empty: none.
+    webhook_url: str | None = None
+    # One JSON line per notice, always kept; default <state dir>/alerts.jsonl.
+    file: Path | None = None
+
+
 class LocalServicesSettings(BaseSettings):
     """Folders and internal ports of the servers `stock-lakehouse services up` runs on 127.0.0.1.
 
@@ -248,6 +259,7 @@ class Settings(BaseModel):
     marts: MartsSettings = Field(default_factory=MartsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
 
 class InvalidSettings(UserFacingError):

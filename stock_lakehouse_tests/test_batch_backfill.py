@@ -258,7 +258,7 @@ def _wait_for(what: str, timeout_s: float, probe):
     return value
 
 
-def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(platform):
+def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(platform, services):
     """The worker of a daily_refresh run is killed while its compaction job runs: the job stops
     by itself (no second writer beside the retry), run monitoring fails the run, and run retries
     (dagster.yaml) launch it again, which then succeeds."""
@@ -307,3 +307,20 @@ def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(plat
     assert retry.tags["dagster/retry_number"] == "1"
     assert _wait_for("the retry", 600, lambda: finished(retry.run_id)).is_success
     assert day in instance.get_materialized_partitions(COMPACTED_TICKS_KEY)
+    # The retried day holds what a clean run writes: each of the day's 900 ticks once.
+    offsets = _compacted_offsets(services, platform["S3_PREFIX"], DAYS[0])
+    assert len(offsets) == len(set(offsets)) == 900
+
+
+def _compacted_offsets(services: Settings, prefix: str, day: date) -> list[int]:
+    from deltalake import DeltaTable
+
+    from stock_lakehouse.s3 import deltalake_storage_options
+    from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
+
+    s3 = services.s3.model_copy(update={"prefix": prefix})
+    table = DeltaTable(
+        table_uri(s3, COMPACTED_TICKS), storage_options=deltalake_storage_options(s3)
+    )
+    rows = table.to_pyarrow_table(columns=["trade_date", "kafka_offset"]).to_pylist()
+    return [r["kafka_offset"] for r in rows if r["trade_date"] == day]

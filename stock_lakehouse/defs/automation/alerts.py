@@ -1,0 +1,123 @@
+"""The `alerts` sensor: failed checks, failed runs and failing sensors become notices.
+
+Each tick it lists what is wrong now (the latest execution of every check, the latest run of each
+job and partition, the latest tick of every other sensor) and hands it to stock_lakehouse.alerts,
+which sends one "open" per new problem and one "resolved" per problem gone; the cursor remembers
+what was announced.
+"""
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from stock_lakehouse.alerts import Problem, announce
+from stock_lakehouse.settings import Settings
+
+SENSOR_NAME = "alerts"
+PARTITION_TAG = "dagster/partition"
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+# A failed run the daemon is about to retry (dagster.yaml) is not a problem yet.
+WILL_RETRY_TAG = "dagster/will_retry"
+
+
+def check_problems(
+    instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey]
+) -> dict[str, Problem]:
+    problems = {}
+    summaries = instance.event_log_storage.get_asset_check_summary_records(list(check_keys))
+    for key, summary in summaries.items():
+        record = summary.last_check_execution_record
+        if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
+            continue
+        name = f"{key.asset_key.to_user_string()}/{key.name}"
+        problems[f"check:{name}"] = Problem(
+            key=f"check:{name}",
+            kind="check",
+            summary=f"check {key.name} on {key.asset_key.to_user_string()} failed",
+            details={"run_id": record.run_id},
+        )
+    return problems
+
+
+def run_scope(run: dg.DagsterRun) -> str:
+    """The days a run worked on: one partition, a range, or none."""
+    if PARTITION_TAG in run.tags:
+        return run.tags[PARTITION_TAG]
+    if all(tag in run.tags for tag in RANGE_TAGS):
+        return "..".join(run.tags[tag] for tag in RANGE_TAGS)
+    return ""
+
+
+def run_problems(instance: dg.DagsterInstance, limit: int = 500) -> dict[str, Problem]:
+    """The latest run of each job and scope that ended in failure (and will not be retried)."""
+    latest: dict[tuple[str, str], dg.DagsterRun] = {}
+    for record in instance.get_run_records(limit=limit):  # newest first
+        run = record.dagster_run
+        if run.status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
+            continue
+        latest.setdefault((run.job_name, run_scope(run)), run)
+    problems = {}
+    for (job, scope), run in latest.items():
+        if run.status != dg.DagsterRunStatus.FAILURE or run.tags.get(WILL_RETRY_TAG) == "true":
+            continue
+        name = f"{job}[{scope}]" if scope else job
+        problems[f"run:{name}"] = Problem(
+            key=f"run:{name}",
+            kind="run",
+            summary=f"run of {name} failed",
+            details={"run_id": run.run_id},
+        )
+    return problems
+
+
+def sensor_problems(instance: dg.DagsterInstance, ignore: str = SENSOR_NAME) -> dict[str, Problem]:
+    """Every sensor (but this one) whose latest tick failed."""
+    problems = {}
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.instigator_name == ignore:
+            continue
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        if ticks and ticks[0].status == TickStatus.FAILURE:
+            error = ticks[0].error.message.strip() if ticks[0].error else ""
+            problems[f"sensor:{state.instigator_name}"] = Problem(
+                key=f"sensor:{state.instigator_name}",
+                kind="sensor",
+                summary=f"sensor {state.instigator_name} is failing",
+                details={"error": error[:500]},
+            )
+    return problems
+
+
+@dg.sensor(
+    name=SENSOR_NAME,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Sends one 'open' and one 'resolved' notice per failed check, failed run or failing "
+        "sensor to ALERTS_WEBHOOK_URL and ALERTS_FILE."
+    ),
+)
+def alerts(context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]):
+    instance = context.instance
+    current = {
+        **check_problems(instance, context.repository_def.asset_graph.asset_check_keys),
+        **run_problems(instance),
+        **sensor_problems(instance),
+    }
+    announced = json.loads(context.cursor) if context.cursor else {}
+    file = settings.alerts.file or settings.local.state_dir / "alerts.jsonl"
+    state, sent, failed = announce(
+        announced, current, datetime.now(UTC), settings.alerts.webhook_url, file
+    )
+    for notice in sent:
+        context.log.info(f"{notice.event}: {notice.summary}")
+    for error in failed:
+        context.log.warning(f"notice not delivered, retried next tick: {error}")
+    return dg.SensorResult(
+        cursor=json.dumps(state, sort_keys=True),
+        skip_reason=f"{len(current)} open problem(s), {len(sent)} notice(s) sent",
+    )
