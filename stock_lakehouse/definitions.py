@@ -16,6 +16,7 @@ from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import raw_ticks_partitions_sensor, stream_supervisor
 from stock_lakehouse.defs.marts.assets import daily_marts, summary_marts
 from stock_lakehouse.defs.marts.dashboard import load_dashboard_pages
+from stock_lakehouse.defs.marts.deadlines import closed_days_on_time
 from stock_lakehouse.defs.marts.freshness import load_freshness_checks
 from stock_lakehouse.defs.resources import build_resources
 from stock_lakehouse.settings import get_settings
@@ -25,7 +26,7 @@ from stock_lakehouse.settings import get_settings
 def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[raw_ticks, compacted_ticks, daily_marts, summary_marts, *load_dashboard_pages()],
-        asset_checks=[load_freshness_checks()],
+        asset_checks=[load_freshness_checks(), closed_days_on_time],
         jobs=[ingest_stream, daily_refresh],
         sensors=[raw_ticks_partitions_sensor, stream_supervisor, batch_automation, alerts],
         schedules=[],

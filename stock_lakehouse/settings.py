@@ -184,6 +184,9 @@ class MartsSettings(BaseSettings):
 
     build_db: Path = PROJECT_ROOT / ".state" / "marts" / "build" / "marts.duckdb"
     published_db: Path = PROJECT_ROOT / ".state" / "marts" / "marts.duckdb"
+    # A closed session's daily marts must be built this long after its close at the latest
+    # (the check closed_days_on_time turns red, and the alerts sensor says so, when one is not).
+    deadline_minutes: float = Field(default=30.0, gt=0)
 
     def dbt_env(self) -> dict[str, str]:
         """Environment dbt's profile reads (dbt_project/profiles.yml)."""
