@@ -10,6 +10,7 @@ so the next evaluation tries it again.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 import requests
 
 WEBHOOK_TIMEOUT_SECONDS = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,11 @@ class DeliveryFailed(Exception):
 
 
 def deliver(notice: Notice, webhook_url: str | None, file: Path | None) -> None:
-    """Send one notice to every configured place; raise DeliveryFailed if any of them refused.
+    """Send one notice; raise DeliveryFailed if it reached nowhere it must, so it is retried.
 
-    The webhook first: when it refuses, the file gets nothing either, so a retry duplicates
-    neither.
+    With a webhook, the webhook decides: when it refuses, the file gets nothing either, so the
+    retry duplicates neither; when it accepts, a file that cannot be written loses that line
+    (logged) rather than make the retry post the notice twice. Without one, the file decides.
     """
     if webhook_url:
         try:
@@ -86,7 +89,9 @@ def deliver(notice: Notice, webhook_url: str | None, file: Path | None) -> None:
             with file.open("a", encoding="utf-8") as out:
                 out.write(notice.as_json() + "\n")
         except OSError as error:
-            raise DeliveryFailed(f"file {file}: {error}") from error
+            if not webhook_url:
+                raise DeliveryFailed(f"file {file}: {error}") from error
+            log.warning("notice %s sent, but not written to %s: %s", notice.key, file, error)
 
 
 def announce(
@@ -103,8 +108,10 @@ def announce(
         try:
             deliver(notice, webhook_url, file)
         except DeliveryFailed as error:
+            # The rest waits for the next tick too: a webhook that hangs is not asked again and
+            # again (5 s each) within one evaluation.
             failed.append(str(error))
-            continue
+            break
         if notice.event == "open":
             state[notice.key] = {"kind": notice.kind, "summary": notice.summary}
         else:

@@ -5,6 +5,9 @@ writing while run monitoring marks the run failed and run retries (dagster.yaml)
 two writers on one table. A watchdog thread notices the new parent and acts. It polls rather than
 using Linux's parent-death signal, which fires when the parent's *thread* ends, and which a
 parent that died before the child armed it never sends.
+
+The launcher puts its PID in PARENT_PID_ENV: a child whose parent died while it was still
+importing (before the watchdog started) then sees the difference at once.
 """
 
 from __future__ import annotations
@@ -14,12 +17,20 @@ import threading
 import time
 from collections.abc import Callable
 
+PARENT_PID_ENV = "STOCK_LAKEHOUSE_PARENT_PID"
+
+
+def parent_env() -> dict[str, str]:
+    """The environment entry a launcher gives the jobs it starts."""
+    return {PARENT_PID_ENV: str(os.getpid())}
+
 
 def on_parent_exit(
     act: Callable[[str], None], until: threading.Event | None = None, interval: float = 1.0
 ) -> threading.Thread:
     """Call `act(why)` once if this process's parent changes, unless `until` is set first."""
-    parent = os.getppid()
+    declared = os.environ.get(PARENT_PID_ENV, "")
+    parent = int(declared) if declared.isdigit() else os.getppid()
 
     def watch() -> None:
         while until is None or not until.is_set():

@@ -84,6 +84,19 @@ def check(instance: dg.DagsterInstance, passed: bool) -> None:
     )
 
 
+def report(instance: dg.DagsterInstance, run: dg.DagsterRun, event: dg.DagsterEventType) -> None:
+    instance.handle_new_event(
+        dg.EventLogEntry(
+            error_info=None,
+            level="debug",
+            user_message="",
+            run_id=run.run_id,
+            timestamp=time.time(),
+            dagster_event=dg.DagsterEvent(event_type_value=event.value, job_name=run.job_name),
+        )
+    )
+
+
 def events(notices: list[dict]) -> list[tuple[str, str]]:
     return [(n["event"], n["key"]) for n in notices]
 
@@ -149,18 +162,9 @@ def test_a_failed_run_opens_until_a_later_run_of_its_day_succeeds_and_a_retried_
         assert receiver.notices[0]["details"]["run_id"] == failed.run_id
 
         fixed = instance.create_run_for_job(job, run_config={}, tags=day)
-        instance.handle_new_event(
-            dg.EventLogEntry(
-                error_info=None,
-                level="debug",
-                user_message="",
-                run_id=fixed.run_id,
-                timestamp=time.time(),
-                dagster_event=dg.DagsterEvent(
-                    event_type_value=dg.DagsterEventType.RUN_SUCCESS.value,
-                    job_name=job.name,
-                ),
-            )
-        )
+        report(instance, fixed, dg.DagsterEventType.RUN_START)
+        ticks.run()
+        assert events(receiver.notices) == [("open", key)]  # started is not fixed yet
+        report(instance, fixed, dg.DagsterEventType.RUN_SUCCESS)
         ticks.run()
     assert events(receiver.notices) == [("open", key), ("resolved", key)]

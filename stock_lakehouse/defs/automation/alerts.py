@@ -30,7 +30,9 @@ def check_problems(
     problems = {}
     summaries = instance.event_log_storage.get_asset_check_summary_records(list(check_keys))
     for key, summary in summaries.items():
-        record = summary.last_check_execution_record
+        # The latest *completed* execution: a run that will execute the check plans it first,
+        # and a planned (or crashed) execution says nothing about whether it passes.
+        record = summary.last_completed_check_execution_record
         if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
             continue
         name = f"{key.asset_key.to_user_string()}/{key.name}"
@@ -52,19 +54,35 @@ def run_scope(run: dg.DagsterRun) -> str:
     return ""
 
 
-def run_problems(instance: dg.DagsterInstance, limit: int = 500) -> dict[str, Problem]:
-    """The latest run of each job and scope that ended in failure (and will not be retried)."""
+def run_target(run: dg.DagsterRun) -> str:
+    """What a run was for: its job, or the assets and checks an automation run selected."""
+    selected = sorted(k.to_user_string() for k in run.asset_selection or ())
+    selected += sorted(
+        f"{k.asset_key.to_user_string()}:{k.name}" for k in run.asset_check_selection or ()
+    )
+    if run.job_name.startswith("__") and selected:  # __ASSET_JOB: one name for every selection
+        return "+".join(selected)
+    return run.job_name
+
+
+def run_problems(instance: dg.DagsterInstance, limit: int = 3000) -> dict[str, Problem]:
+    """The latest finished run of each target and scope that failed (and will not be retried).
+
+    A failure is resolved by a later run of the same target and days that finishes well, not by
+    one that merely starts. `limit` (newest runs first) reaches back about a week at the demo's
+    rate; an older failure nobody re-ran leaves the window and is reported resolved.
+    """
     latest: dict[tuple[str, str], dg.DagsterRun] = {}
     for record in instance.get_run_records(limit=limit):  # newest first
         run = record.dagster_run
-        if run.status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
+        if not run.is_finished:
             continue
-        latest.setdefault((run.job_name, run_scope(run)), run)
+        latest.setdefault((run_target(run), run_scope(run)), run)
     problems = {}
-    for (job, scope), run in latest.items():
+    for (target, scope), run in latest.items():
         if run.status != dg.DagsterRunStatus.FAILURE or run.tags.get(WILL_RETRY_TAG) == "true":
             continue
-        name = f"{job}[{scope}]" if scope else job
+        name = f"{target}[{scope}]" if scope else target
         problems[f"run:{name}"] = Problem(
             key=f"run:{name}",
             kind="run",

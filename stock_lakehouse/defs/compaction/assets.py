@@ -17,6 +17,7 @@ from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.market_calendar import session_on
+from stock_lakehouse.parent_watch import parent_env
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, RAW_TICKS, table_uri
@@ -75,7 +76,7 @@ def compacted_ticks(
     command = compaction_command(window.start.date(), window.end.date(), engine)
     context.log.info(f"starting: {' '.join(command)}")
     yield from pipes_subprocess_client.run(
-        command=command, context=context, cwd=str(PROJECT_ROOT)
+        command=command, context=context, cwd=str(PROJECT_ROOT), env=parent_env()
     ).get_results()
 
 

@@ -11,6 +11,7 @@ import sys
 
 import dagster as dg
 
+from stock_lakehouse.parent_watch import parent_env
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.stream_lease import RUN_ID_ENV, StreamLease, stop_stream
 
@@ -53,7 +54,10 @@ def run_stream(
     command = stream_command(settings, config)
     context.log.info(f"starting: {' '.join(command)}")
     pipes_subprocess_client.run(
-        command=command, context=context, cwd=str(PROJECT_ROOT), env={RUN_ID_ENV: context.run_id}
+        command=command,
+        context=context,
+        cwd=str(PROJECT_ROOT),
+        env={RUN_ID_ENV: context.run_id, **parent_env()},
     )
 
 

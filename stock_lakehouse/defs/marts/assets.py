@@ -16,6 +16,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 from stock_lakehouse.defs.marts.project import dbt_project
 from stock_lakehouse.defs.marts.translator import PARTITIONED_TAG, LakehouseDbtTranslator
 from stock_lakehouse.marts.publish import publish
+from stock_lakehouse.parent_watch import parent_env
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import MartsSettings, Settings
 
@@ -33,8 +34,9 @@ def build_and_publish(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, marts: MartsSettings, args: list[str]
 ) -> Iterator:
     """Run dbt against the build database, then publish it if every selected node succeeded."""
-    # dbt's profile reads the build database's path from the environment (profiles.yml).
-    os.environ.update(marts.dbt_env())
+    # dbt's profile reads the build database's path from the environment (profiles.yml); the
+    # lakehouse plugin ends dbt if this worker dies (parent_watch).
+    os.environ.update({**marts.dbt_env(), **parent_env()})
     marts.build_db.parent.mkdir(parents=True, exist_ok=True)
     invocation = dbt.cli(args, context=context)
     try:

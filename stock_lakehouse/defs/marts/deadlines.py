@@ -2,9 +2,12 @@
 
 A day whose compaction or dbt run failed, or never ran, otherwise stays unbuilt without a word.
 The check looks at the last few sessions of the exchange's calendar (since the first raw_ticks
-day, so days before the platform existed never count): a session is late when its close plus
-MARTS_DEADLINE_MINUTES has passed and fct_daily_summary has no materialization of that day made
-after the close. It runs every 10 minutes; a red result reaches people through the alerts sensor.
+day, so days before the platform existed never count): a session is late while its close plus
+MARTS_DEADLINE_MINUTES has passed and fct_daily_summary still has no materialization of that day
+made after the close. A day built late turns the check green again: it reports what is missing
+now. It runs every 10 minutes and after each daily refresh; a red result reaches people through
+the alerts sensor. With no raw_ticks day recorded (the partitions sensor stopped) it owes nothing,
+and says so (`sessions_checked: 0`).
 """
 
 from collections.abc import Mapping
@@ -59,8 +62,8 @@ def recent_sessions(instance: dg.DagsterInstance, now: datetime, calendar: str) 
     asset=DAILY_SUMMARY_KEY,
     name=CHECK_NAME,
     description=(
-        "Every closed trading session of the last week (since the first raw_ticks day) has its "
-        "daily marts built within MARTS_DEADLINE_MINUTES of its close."
+        "No closed trading session of the last week (since the first raw_ticks day) is still "
+        "without its daily marts MARTS_DEADLINE_MINUTES after its close."
     ),
     automation_condition=dg.AutomationCondition.cron_tick_passed("*/10 * * * *"),
 )
