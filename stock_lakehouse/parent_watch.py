@@ -7,7 +7,9 @@ using Linux's parent-death signal, which fires when the parent's *thread* ends, 
 parent that died before the child armed it never sends.
 
 The launcher puts its PID in PARENT_PID_ENV: a child whose parent died while it was still
-importing (before the watchdog started) then sees the difference at once.
+importing (before the watchdog started) then sees the difference at once. The variable is
+inherited by every later descendant too, so a declared PID that lives but is not this process's
+parent is an ancestor's, not a dead launcher's, and is ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 PARENT_PID_ENV = "STOCK_LAKEHOUSE_PARENT_PID"
 
@@ -29,8 +32,10 @@ def on_parent_exit(
     act: Callable[[str], None], until: threading.Event | None = None, interval: float = 1.0
 ) -> threading.Thread:
     """Call `act(why)` once if this process's parent changes, unless `until` is set first."""
+    parent = os.getppid()
     declared = os.environ.get(PARENT_PID_ENV, "")
-    parent = int(declared) if declared.isdigit() else os.getppid()
+    if declared.isdigit() and int(declared) != parent and not Path(f"/proc/{declared}").exists():
+        parent = int(declared)  # the launcher died before this watch began
 
     def watch() -> None:
         while until is None or not until.is_set():

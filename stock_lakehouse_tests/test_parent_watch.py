@@ -29,17 +29,33 @@ def run_child(env: dict[str, str], timeout: float) -> subprocess.CompletedProces
     )
 
 
-def test_a_job_whose_declared_launcher_is_not_its_parent_stops_at_once():
-    # PID 1 stands for a launcher that died while the job was still importing: the job was
-    # re-parented before its watchdog started, and must still notice.
-    done = run_child({PARENT_PID_ENV: "1"}, timeout=15)
+def dead_pid() -> int:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    return gone.pid
+
+
+def test_a_job_whose_launcher_died_before_the_watch_began_stops_at_once():
+    # The launcher died while the job was still importing: the job was re-parented before its
+    # watchdog started, and must still notice.
+    launcher = dead_pid()
+    done = run_child({PARENT_PID_ENV: str(launcher)}, timeout=15)
     assert done.returncode == 7, done.stderr
-    assert "parent PID 1 is gone" in done.stdout
+    assert f"parent PID {launcher} is gone" in done.stdout
+
+
+def runs_on(env: dict[str, str]) -> bool:
+    try:
+        run_child(env, timeout=2)
+    except subprocess.TimeoutExpired:
+        return True  # still running after 2 s: the watchdog left it alone (run() killed it)
+    return False
 
 
 def test_a_job_whose_launcher_lives_runs_on():
-    try:
-        run_child(parent_env(), timeout=2)
-    except subprocess.TimeoutExpired:
-        return  # still running after 2 s: the watchdog left it alone (run() killed it)
-    raise AssertionError("the job stopped although its launcher lives")
+    assert runs_on(parent_env())
+
+
+def test_a_pid_inherited_from_a_living_ancestor_is_not_taken_for_a_dead_launcher():
+    # pytest's own parent lives but is not the child's parent: an ancestor's leftover variable.
+    assert runs_on({PARENT_PID_ENV: str(os.getppid())})
