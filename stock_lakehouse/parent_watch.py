@@ -14,7 +14,9 @@ parent is an ancestor's, not a dead launcher's, and is ignored.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,3 +49,18 @@ def on_parent_exit(
     thread = threading.Thread(target=watch, name="parent-watchdog", daemon=True)
     thread.start()
     return thread
+
+
+def exit_with_parent(program: str) -> threading.Thread:
+    """End this process at once, from the watchdog thread, when its launcher dies.
+
+    For jobs whose writes are atomic (a Delta commit, a DuckDB transaction): an unfinished one
+    either landed or never will, so nothing is worth waiting for.
+    """
+
+    def stop(why: str) -> None:
+        print(f"{program}: stopping, {why} (the run worker died)", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(3)
+
+    return on_parent_exit(stop)

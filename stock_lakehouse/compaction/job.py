@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from pathlib import Path
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
 from stock_lakehouse.compaction.plan import CannotRun, DayResult
-from stock_lakehouse.parent_watch import on_parent_exit
+from stock_lakehouse.parent_watch import exit_with_parent
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 
@@ -92,13 +91,6 @@ def write_result_json(path: Path, engine: str, results: list[DayResult]) -> None
     path.write_text(json.dumps({"engine": engine, "days": days}, indent=2))
 
 
-def exit_orphaned(why: str) -> None:
-    """End at once, from any thread: a day's commit either landed or never will."""
-    log.error("compact_ticks: stopping, %s (the run worker died)", why)
-    logging.shutdown()
-    os._exit(3)
-
-
 def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description: str) -> int:
     """Parse the range, run `run_days(settings, start, end, target_file_mb, on_day=...)`, report."""
     args = parse_args(argv, description)
@@ -117,7 +109,7 @@ def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description
         return 0 if all(r.check_passed for r in results) else 1
     # Launched by a Dagster run worker: if it dies, run retries start another compaction of the
     # same days; this one must not go on writing beside it.
-    on_parent_exit(exit_orphaned)
+    exit_with_parent("compact_ticks")
     with open_dagster_pipes() as pipes:  # launched by Dagster: report into the run
 
         def report(result: DayResult) -> None:

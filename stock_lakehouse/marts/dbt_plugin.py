@@ -9,7 +9,6 @@ the models' `trade_date` filters down into `delta_scan` (partition pruning).
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -17,7 +16,7 @@ from deltalake import DeltaTable
 from duckdb import DuckDBPyConnection
 
 from stock_lakehouse.duckdb_conn import configure
-from stock_lakehouse.parent_watch import on_parent_exit
+from stock_lakehouse.parent_watch import exit_with_parent
 from stock_lakehouse.s3 import deltalake_storage_options
 from stock_lakehouse.settings import get_settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
@@ -34,18 +33,12 @@ def is_read_only(conn: DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def exit_orphaned(why: str) -> None:
-    """End dbt at once: DuckDB rolls an unfinished transaction back when the file reopens."""
-    print(f"dbt: stopping, {why} (the Dagster run worker died)", file=sys.stderr, flush=True)
-    os._exit(3)
-
-
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         # dbt started by a Dagster run (dagster-dbt sets DAGSTER_DBT_CLI) ends with its worker:
         # an orphan would hold the build database's lock against the run's retry.
         if os.environ.get("DAGSTER_DBT_CLI") == "true":
-            on_parent_exit(exit_orphaned)
+            exit_with_parent("dbt")  # DuckDB rolls back an unfinished transaction
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         s3 = get_settings().s3

@@ -26,8 +26,8 @@ WILL_RETRY_TAG = "dagster/will_retry"
 
 def check_problems(
     instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey]
-) -> dict[str, Problem]:
-    problems = {}
+) -> list[Problem]:
+    problems = []
     summaries = instance.event_log_storage.get_asset_check_summary_records(list(check_keys))
     for key, summary in summaries.items():
         # The latest *completed* execution: a run that will execute the check plans it first,
@@ -35,12 +35,13 @@ def check_problems(
         record = summary.last_completed_check_execution_record
         if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
             continue
-        name = f"{key.asset_key.to_user_string()}/{key.name}"
-        problems[f"check:{name}"] = Problem(
-            key=f"check:{name}",
-            kind="check",
-            summary=f"check {key.name} on {key.asset_key.to_user_string()} failed",
-            details={"run_id": record.run_id},
+        problems.append(
+            Problem(
+                key=f"check:{key.asset_key.to_user_string()}/{key.name}",
+                kind="check",
+                summary=f"check {key.name} on {key.asset_key.to_user_string()} failed",
+                details={"run_id": record.run_id},
+            )
         )
     return problems
 
@@ -65,7 +66,7 @@ def run_target(run: dg.DagsterRun) -> str:
     return run.job_name
 
 
-def run_problems(instance: dg.DagsterInstance, limit: int = 3000) -> dict[str, Problem]:
+def run_problems(instance: dg.DagsterInstance, limit: int = 3000) -> list[Problem]:
     """The latest finished run of each target and scope that failed (and will not be retried).
 
     A failure is resolved by a later run of the same target and days that finishes well, not by
@@ -78,34 +79,38 @@ def run_problems(instance: dg.DagsterInstance, limit: int = 3000) -> dict[str, P
         if not run.is_finished:
             continue
         latest.setdefault((run_target(run), run_scope(run)), run)
-    problems = {}
+    problems = []
     for (target, scope), run in latest.items():
         if run.status != dg.DagsterRunStatus.FAILURE or run.tags.get(WILL_RETRY_TAG) == "true":
             continue
         name = f"{target}[{scope}]" if scope else target
-        problems[f"run:{name}"] = Problem(
-            key=f"run:{name}",
-            kind="run",
-            summary=f"run of {name} failed",
-            details={"run_id": run.run_id},
+        problems.append(
+            Problem(
+                key=f"run:{name}",
+                kind="run",
+                summary=f"run of {name} failed",
+                details={"run_id": run.run_id},
+            )
         )
     return problems
 
 
-def sensor_problems(instance: dg.DagsterInstance, ignore: str = SENSOR_NAME) -> dict[str, Problem]:
+def sensor_problems(instance: dg.DagsterInstance, ignore: str = SENSOR_NAME) -> list[Problem]:
     """Every sensor (but this one) whose latest tick failed."""
-    problems = {}
+    problems = []
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
         if state.instigator_name == ignore:
             continue
         ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
         if ticks and ticks[0].status == TickStatus.FAILURE:
             error = ticks[0].error.message.strip() if ticks[0].error else ""
-            problems[f"sensor:{state.instigator_name}"] = Problem(
-                key=f"sensor:{state.instigator_name}",
-                kind="sensor",
-                summary=f"sensor {state.instigator_name} is failing",
-                details={"error": error[:500]},
+            problems.append(
+                Problem(
+                    key=f"sensor:{state.instigator_name}",
+                    kind="sensor",
+                    summary=f"sensor {state.instigator_name} is failing",
+                    details={"error": error[:500]},
+                )
             )
     return problems
 
@@ -121,11 +126,12 @@ def sensor_problems(instance: dg.DagsterInstance, ignore: str = SENSOR_NAME) -> 
 )
 def alerts(context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]):
     instance = context.instance
-    current = {
-        **check_problems(instance, context.repository_def.asset_graph.asset_check_keys),
-        **run_problems(instance),
-        **sensor_problems(instance),
-    }
+    problems = [
+        *check_problems(instance, context.repository_def.asset_graph.asset_check_keys),
+        *run_problems(instance),
+        *sensor_problems(instance),
+    ]
+    current = {problem.key: problem for problem in problems}
     announced = json.loads(context.cursor) if context.cursor else {}
     file = settings.alerts.file or settings.local.state_dir / "alerts.jsonl"
     state, sent, failed = announce(
