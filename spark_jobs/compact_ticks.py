@@ -5,7 +5,8 @@
 
 The stream appends a few small files per micro-batch (thousands per day). For each day of the
 half-open range [start, end) this job reads that day of raw_ticks at one pinned Delta version,
-keeps one row per Kafka offset, sorts by ticker and event time, and replaces the day in
+keeps one row per Kafka offset, audits those rows (stock_lakehouse/compaction/audit.py: a day
+that fails keeps its previous version), sorts by ticker and event time, and replaces the day in
 compacted_ticks with a single Delta commit (`replaceWhere`): a reader sees the old day or the new
 day, never half of one or both. Running it again gives the same rows; a run killed before its
 commit leaves only unreferenced files, and the next run replaces the day as usual.
@@ -23,6 +24,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from stock_lakehouse.compaction.audit import AuditRules, DayAudit
 from stock_lakehouse.compaction.job import job_main
 from stock_lakehouse.compaction.plan import (
     FIRST_COPY_ORDER,
@@ -34,6 +36,7 @@ from stock_lakehouse.compaction.plan import (
     output_file_count,
 )
 from stock_lakehouse.delta_stats import DayStats, offsets_cannot_repeat, table_stats
+from stock_lakehouse.market_calendar import Session
 from stock_lakehouse.s3 import s3_answers
 from stock_lakehouse.settings import S3Settings, Settings
 from stock_lakehouse.spark_session import get_spark_session
@@ -60,11 +63,37 @@ def sorted_into_files(ticks: DataFrame, files: int, *, dedupe: bool) -> DataFram
     return ranged.withColumn("_copy", F.row_number().over(first)).where("_copy = 1").drop("_copy")
 
 
+def audit_day(
+    raw_day: DataFrame, distinct_offsets: int, *, dedupe: bool, session: Session | None
+) -> DayAudit:
+    """The audit's counts over the rows the day would publish (one per offset): one pass.
+
+    Both copies of a replayed offset are one message with one tick_id, so the day's distinct
+    tick_ids against its distinct offsets count the ticks that arrived twice."""
+    outside = (
+        ~F.col("event_time").between(F.lit(session.open), F.lit(session.close))
+        if session is not None
+        else F.lit(True)
+    )
+    if dedupe:
+        outside_rows = F.count_distinct(F.when(outside, F.struct(*OFFSET_KEY)))
+    else:
+        outside_rows = F.sum(F.when(outside, 1).otherwise(0))
+    found = raw_day.agg(
+        F.count_distinct("tick_id").alias("ticks"), F.coalesce(outside_rows, F.lit(0))
+    ).first()
+    return DayAudit(distinct_offsets, distinct_offsets - int(found[0]), int(found[1]))
+
+
 def compact_day(
-    spark: SparkSession, s3: S3Settings, day: date, target_file_bytes: int
+    spark: SparkSession,
+    s3: S3Settings,
+    day: date,
+    target_file_bytes: int,
+    rules: AuditRules,
 ) -> DayResult:
-    """Replace one day of compacted_ticks from raw_ticks; returns what it read and wrote."""
-    from delta.tables import DeltaTable
+    """Replace one day of compacted_ticks from raw_ticks if it passes the audit; returns what it
+    read, found and wrote."""
 
     started = time.monotonic()
     raw_uri = table_uri(s3, RAW_TICKS, scheme="s3a")
@@ -85,25 +114,23 @@ def compact_day(
         distinct_offsets = logged.rows
     else:  # reads only the three offset columns
         distinct_offsets = raw_day.select(*OFFSET_KEY).distinct().count()
-    files = output_file_count(logged.bytes, target_file_bytes)
-    (
-        sorted_into_files(raw_day, files, dedupe=distinct_offsets != logged.rows)
-        .write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", f"trade_date = '{day.isoformat()}'")
-        .partitionBy("trade_date")
-        .save(compacted_uri)
-    )
-    commit = DeltaTable.forPath(spark, compacted_uri).history(1).first()
-    metrics = commit["operationMetrics"] or {}
-    # Read back from the committed table rather than trusting the writer's own counters.
-    compacted_rows = (
-        spark.read.format("delta")
-        .option("versionAsOf", commit["version"])
-        .load(compacted_uri)
-        .where(F.col("trade_date") == F.lit(day))
-        .count()
-    )
+    dedupe = distinct_offsets != logged.rows
+    audit = audit_day(raw_day, distinct_offsets, dedupe=dedupe, session=rules.session(day))
+    refused = rules.refusal(day, audit)
+    if not refused:
+        files = output_file_count(logged.bytes, target_file_bytes)
+        (
+            sorted_into_files(raw_day, files, dedupe=dedupe)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"trade_date = '{day.isoformat()}'")
+            .partitionBy("trade_date")
+            .save(compacted_uri)
+        )
+    # Read back from the committed table rather than trusting the writer's own counters (for a
+    # refused day: the version readers still see).
+    after = table_stats(table_uri(s3, COMPACTED_TICKS), s3)
+    written = after.days.get(day.isoformat(), DayStats(0, 0, 0))
     return DayResult(
         trade_date=day.isoformat(),
         raw_version=raw_version,
@@ -111,11 +138,14 @@ def compact_day(
         raw_files=logged.files,
         raw_bytes=logged.bytes,
         distinct_offsets=distinct_offsets,
-        compacted_rows=compacted_rows,
-        compacted_files=int(metrics.get("numFiles", 0)),
-        compacted_bytes=int(metrics.get("numOutputBytes", 0)),
-        compacted_version=int(commit["version"]),
+        compacted_rows=written.rows,
+        compacted_files=written.files,
+        compacted_bytes=written.bytes,
+        compacted_version=after.version,
         seconds=round(time.monotonic() - started, 2),
+        duplicate_tick_ids=audit.duplicate_tick_ids,
+        outside_session=audit.outside_session,
+        refused=refused,
     )
 
 
@@ -138,9 +168,10 @@ def run(
     if not DeltaTable.isDeltaTable(spark, raw_uri):
         raise CannotRun(f"raw_ticks has no Delta table at {raw_uri} - run the stream first")
     target = int((target_file_mb or settings.compaction.target_file_mb) * 1024 * 1024)
+    rules = AuditRules.from_settings(settings)
     results = []
     for day in days_in(start, end):
-        result = compact_day(spark, settings.s3, day, target)
+        result = compact_day(spark, settings.s3, day, target, rules)
         if on_day is not None:
             on_day(result)
         results.append(result)

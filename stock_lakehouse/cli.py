@@ -245,6 +245,7 @@ def demo_up(history_days: int, rate: float) -> None:
         DagsterService,
         DashboardService,
         SimulatorService,
+        dagster_env,
     )
     from stock_lakehouse.simulator import SimulationOptions, run_simulation
     from stock_lakehouse.simulator.producer import ensure_topic
@@ -268,7 +269,11 @@ def demo_up(history_days: int, rate: float) -> None:
             ),
         )
         console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
-    dagster, dashboard = DagsterService(settings), DashboardService(settings)
+    # The live simulator trades around the clock: the days it feeds are published with a warning
+    # for their ticks outside the session, not refused (unless the user chose otherwise).
+    chosen = "COMPACTION_OUTSIDE_SESSION" in dagster_env(settings)
+    demo_env = {} if chosen else {"COMPACTION_OUTSIDE_SESSION": "warn"}
+    dagster, dashboard = DagsterService(settings, extra_env=demo_env), DashboardService(settings)
     apps = [SimulatorService(settings, rate=rate), dagster, dashboard]
     with console.status("starting the live simulator, Dagster and the dashboard") as spinner:
         for app in apps:

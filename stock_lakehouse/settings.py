@@ -165,6 +165,10 @@ class CompactionSettings(BaseSettings):
     engine: Literal["auto", "duckdb", "spark"] = "auto"
     # DuckDB spills the day's sort to STOCK_LAKEHOUSE_STATE_DIR/duckdb-spill beyond this.
     duckdb_memory_limit: str = "4GB"
+    # A day with ticks outside its MARKET_CALENDAR session: refuse keeps its previous compacted
+    # version and fails the blocking check; warn publishes it with a warning (a feed that trades
+    # around the clock, such as the demo's live simulator).
+    outside_session: Literal["refuse", "warn"] = "refuse"
 
     def engine_for(self, spark_master: str) -> Literal["duckdb", "spark"]:
         """The engine that runs: `auto` picks DuckDB unless Spark has a cluster to spread over."""

@@ -8,10 +8,6 @@ RAW_TICKS = "raw/ticks"
 QUARANTINE = "raw/quarantine"
 COMPACTED_TICKS = "compacted/ticks"
 
-# The compaction job reports this Dagster asset check on compacted_ticks: per day, compacted rows
-# equal the distinct Kafka offsets in raw_ticks (nothing lost, nothing doubled).
-COMPACTED_ROWS_CHECK = "compacted_rows_match_raw_offsets"
-
 
 def table_uri(s3: S3Settings, table: str, *, scheme: str = "s3") -> str:
     """`s3://bucket/raw/ticks` for DuckDB/deltalake, `s3a://...` for Spark."""

@@ -22,9 +22,9 @@ import duckdb
 import pytest
 import requests
 
+from stock_lakehouse.compaction.audit import ROWS_CHECK
 from stock_lakehouse.services.platform import DagsterService
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
-from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 from stock_lakehouse_tests.conftest import PORT_OFFSET
 from stock_lakehouse_tests.raw_seed import TICKERS, RawSeeder, tick_payloads
 
@@ -225,7 +225,7 @@ def test_dag_fails_with_the_dagster_run_then_refreshes_the_day_once_raw_ticks_ex
     # The run executed the checks the job selects (dagster-airlift alone would select none);
     # dbt's source freshness is not one of them (it judges the lake on its own schedule).
     check_keys = list(job.asset_layer.asset_graph.asset_check_keys)
-    assert dg.AssetCheckKey(dg.AssetKey("compacted_ticks"), COMPACTED_ROWS_CHECK) in check_keys
+    assert dg.AssetCheckKey(dg.AssetKey("compacted_ticks"), ROWS_CHECK) in check_keys
     summaries = instance.event_log_storage.get_asset_check_summary_records(check_keys)
     for check_key in check_keys:
         record = summaries[check_key].last_check_execution_record

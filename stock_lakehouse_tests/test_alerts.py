@@ -12,12 +12,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from stock_lakehouse.compaction.audit import ROWS_CHECK
 from stock_lakehouse.definitions import defs
 from stock_lakehouse.defs.automation.alerts import alerts
 from stock_lakehouse.settings import AlertSettings, Settings
-from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 
-CHECK = dg.AssetCheckKey(dg.AssetKey("compacted_ticks"), COMPACTED_ROWS_CHECK)
+CHECK = dg.AssetCheckKey(dg.AssetKey("compacted_ticks"), ROWS_CHECK)
 
 
 class Receiver:
@@ -113,7 +113,7 @@ def test_a_failing_check_sends_one_open_then_one_resolved_to_the_webhook_and_the
         check(instance, passed=False)
         ticks.run()
         ticks.run()  # still failing: nothing new
-        key = f"check:compacted_ticks/{COMPACTED_ROWS_CHECK}"
+        key = f"check:compacted_ticks/{ROWS_CHECK}"
         assert events(receiver.notices) == [("open", key)]
 
         check(instance, passed=True)
@@ -135,7 +135,7 @@ def test_a_notice_the_webhook_refused_is_sent_once_it_answers(receiver, tmp_path
         receiver.up = True
         ticks.run()
         ticks.run()
-    assert events(receiver.notices) == [("open", f"check:compacted_ticks/{COMPACTED_ROWS_CHECK}")]
+    assert events(receiver.notices) == [("open", f"check:compacted_ticks/{ROWS_CHECK}")]
 
 
 def test_a_failed_run_opens_until_a_later_run_of_its_day_succeeds_and_a_retried_one_waits(

@@ -119,3 +119,27 @@ def test_each_dashboard_page_is_an_asset_downstream_of_what_it_reads():
         node = graph.get(key)
         assert node.group_name == "dashboard" and not node.is_materializable
         assert str(node.metadata["url"].value).endswith(f"/{key.path[1]}")
+
+
+def test_the_publish_gates_are_blocking_checks():
+    """Write-audit-publish: compaction's audit and the bars' sanity rules stop what is downstream
+    of a failing day in the same run (the marts of a refused day, the summary of broken bars)."""
+    blocking = {
+        (spec.asset_key.to_user_string(), spec.name)
+        for assets_def in load_defs().resolve_asset_graph().assets_defs
+        for spec in assets_def.check_specs
+        if spec.blocking
+    }
+    gates = {
+        ("compacted_ticks", "compacted_rows_match_raw_offsets"),
+        ("compacted_ticks", "compacted_tick_ids_unique"),
+        ("compacted_ticks", "compacted_ticks_inside_session"),
+        ("fct_bars_1m", "accepted_range_fct_bars_1m_open__high__low"),  # low <= open <= high
+        ("fct_bars_1m", "accepted_range_fct_bars_1m_close__high__low"),
+        ("fct_bars_1m", "accepted_range_fct_bars_1m_volume__0"),  # volume >= 0
+        ("fct_bars_1m", "unique_combination_fct_bars_1m_ticker__bar_start"),  # one bar a minute
+        ("fct_daily_summary", "accepted_range_fct_daily_summary_open__high__low"),
+        ("fct_daily_summary", "accepted_range_fct_daily_summary_close__high__low"),
+        ("fct_daily_summary", "accepted_range_fct_daily_summary_volume__0"),
+    }
+    assert gates <= blocking, gates - blocking

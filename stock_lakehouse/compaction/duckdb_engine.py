@@ -5,14 +5,16 @@ needs ~95 s and a JVM for a 5M-tick day that DuckDB sorts in ~12 s on the same t
 (docs/benchmarks.md); with no cluster to spread over, the single-machine engine is the right one.
 
 Per day: pin the raw_ticks version, read the day at that version (DuckDB's delta extension,
-`ATTACH ... (TYPE delta, VERSION n)`), keep the first ingested copy of each Kafka offset, sort by
-SORT_KEY, write the sorted rows into files in that order (`delta_files.py`), and commit them as
-the whole day in one Delta version: a reader sees the old day or the new one. A run killed
-before that commit leaves only unreferenced files.
+`ATTACH ... (TYPE delta, VERSION n)`), keep the first ingested copy of each Kafka offset, audit
+those rows (`audit.py`: a day that fails is not written), sort by SORT_KEY, write the sorted rows
+into files in that order (`delta_files.py`), check their row count, and commit them as the whole
+day in one Delta version: a reader sees the old day or the new one. A run killed before that
+commit leaves only unreferenced files.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +25,7 @@ import duckdb
 from deltalake import DeltaTable
 
 from stock_lakehouse import duckdb_conn
+from stock_lakehouse.compaction.audit import AuditRules, DayAudit, outside_session_sql
 from stock_lakehouse.compaction.delta_files import (
     ROW_GROUP_ROWS,
     replace_partition,
@@ -47,15 +50,32 @@ from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 BATCH_ROWS = ROW_GROUP_ROWS
 
 
-def day_query(day: date, *, dedupe: bool) -> str:
-    """The day's rows in file order; with `dedupe`, the first ingested copy of each offset."""
+def day_rows(day: date, *, dedupe: bool) -> str:
+    """The day's rows; with `dedupe`, only the first ingested copy of each offset."""
     select = f"SELECT * FROM raw_snapshot WHERE trade_date = DATE '{day.isoformat()}'"
     if dedupe:
         select += (
             f" QUALIFY row_number() OVER (PARTITION BY {', '.join(OFFSET_KEY)}"
             f" ORDER BY {', '.join(FIRST_COPY_ORDER)}) = 1"
         )
-    return f"{select} ORDER BY {', '.join(SORT_KEY)}"
+    return select
+
+
+def day_query(day: date, *, dedupe: bool) -> str:
+    """The day's rows in file order."""
+    return f"{day_rows(day, dedupe=dedupe)} ORDER BY {', '.join(SORT_KEY)}"
+
+
+def audit_day(
+    con: duckdb.DuckDBPyConnection, day: date, *, dedupe: bool, rules: AuditRules
+) -> DayAudit:
+    """The audit's counts over the rows the day would publish: one scan of two columns."""
+    outside = outside_session_sql(rules.session(day))
+    rows, duplicates, outside_rows = con.execute(
+        f"SELECT count(*), count(*) - count(DISTINCT tick_id), count(*) FILTER (WHERE {outside})"
+        f" FROM ({day_rows(day, dedupe=dedupe)})"
+    ).fetchone()  # type: ignore[misc]
+    return DayAudit(int(rows), int(duplicates), int(outside_rows))
 
 
 def open_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -71,9 +91,14 @@ def open_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def compact_day(
-    con: duckdb.DuckDBPyConnection, s3: S3Settings, day: date, target_file_bytes: int
+    con: duckdb.DuckDBPyConnection,
+    s3: S3Settings,
+    day: date,
+    target_file_bytes: int,
+    rules: AuditRules,
 ) -> DayResult:
-    """Replace one day of compacted_ticks from raw_ticks; returns what it read and wrote."""
+    """Replace one day of compacted_ticks from raw_ticks if it passes the audit; returns what it
+    read, found and wrote."""
     started = time.monotonic()
     raw_uri, compacted_uri = table_uri(s3, RAW_TICKS), table_uri(s3, COMPACTED_TICKS)
     raw_version = DeltaTable(raw_uri, storage_options=deltalake_storage_options(s3)).version()
@@ -90,18 +115,24 @@ def compact_day(
             f"SELECT count(DISTINCT ({', '.join(OFFSET_KEY)})) FROM raw_snapshot "
             f"WHERE trade_date = DATE '{day.isoformat()}'"
         ).fetchone()[0]  # type: ignore[index]
-    files = output_file_count(logged.bytes, target_file_bytes)
-    rows = con.execute(day_query(day, dedupe=distinct_offsets != logged.rows))
-    batches = rows.fetch_record_batch(BATCH_ROWS)
-    actions = write_partition_files(
-        batches, s3, compacted_uri, day, rows_per_file=max(1, math.ceil(distinct_offsets / files))
-    )
-    version = replace_partition(s3, compacted_uri, day, batches.schema, actions)
+    dedupe = distinct_offsets != logged.rows
+    audit = audit_day(con, day, dedupe=dedupe, rules=rules)
+    refused = rules.refusal(day, audit)
+    if not refused:
+        files = output_file_count(logged.bytes, target_file_bytes)
+        batches = con.execute(day_query(day, dedupe=dedupe)).fetch_record_batch(BATCH_ROWS)
+        rows_per_file = max(1, math.ceil(distinct_offsets / files))
+        actions = write_partition_files(batches, s3, compacted_uri, day, rows_per_file)
+        staged = sum(json.loads(a.stats)["numRecords"] for a in actions)
+        if staged != distinct_offsets:  # never committed: the files stay unreferenced
+            refused = f"{staged} rows written for {distinct_offsets} distinct offsets"
+        else:
+            replace_partition(s3, compacted_uri, day, batches.schema, actions)
     con.execute("DETACH DATABASE raw_snapshot")
-    # Read back from the committed version's log, not from the writer's own counters.
-    written = table_stats(compacted_uri, s3, version=version).days.get(
-        day.isoformat(), DayStats(0, 0, 0)
-    )
+    # Read back from the table's log, not from the writer's own counters: the new version, or
+    # for a refused day the one readers still see.
+    after = table_stats(compacted_uri, s3)
+    written = after.days.get(day.isoformat(), DayStats(0, 0, 0))
     return DayResult(
         trade_date=day.isoformat(),
         raw_version=raw_version,
@@ -112,9 +143,12 @@ def compact_day(
         compacted_rows=written.rows,
         compacted_files=written.files,
         compacted_bytes=written.bytes,
-        compacted_version=version,
+        compacted_version=after.version,
         seconds=round(time.monotonic() - started, 2),
         engine="duckdb",
+        duplicate_tick_ids=audit.duplicate_tick_ids,
+        outside_session=audit.outside_session,
+        refused=refused,
     )
 
 
@@ -135,11 +169,12 @@ def run(
     if not DeltaTable.is_deltatable(raw_uri, deltalake_storage_options(settings.s3)):
         raise CannotRun(f"raw_ticks has no Delta table at {raw_uri} - run the stream first")
     target = int((target_file_mb or settings.compaction.target_file_mb) * 1024 * 1024)
+    rules = AuditRules.from_settings(settings)
     results = []
     con = open_connection(settings)
     try:
         for day in days_in(start, end):
-            result = compact_day(con, settings.s3, day, target)
+            result = compact_day(con, settings.s3, day, target, rules)
             if on_day is not None:
                 on_day(result)
             results.append(result)

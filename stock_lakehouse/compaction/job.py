@@ -1,8 +1,9 @@
 """The command line and the Dagster reporting of a compaction run, the same for both engines.
 
-Run by hand, a job logs one line per day and exits non-zero when a day's check fails; launched by
-Dagster (Pipes), it also reports the materialization metadata and the row-count check into the
-run. `--result-json PATH` writes every day's `DayResult` for scripts and benchmarks.
+Run by hand, a job logs one line per day and exits non-zero when a day was refused or its check
+failed; launched by Dagster (Pipes), it also reports the materialization metadata and the audit's
+three blocking checks into the run. `--result-json PATH` writes every day's `DayResult` for
+scripts and benchmarks.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+from stock_lakehouse.compaction.audit import (
+    ROWS_CHECK,
+    SESSION_CHECK,
+    UNIQUE_TICKS_CHECK,
+    AuditRules,
+)
 from stock_lakehouse.compaction.plan import CannotRun, DayResult
 from stock_lakehouse.parent_watch import exit_with_parent
 from stock_lakehouse.settings import Settings, get_settings
-from stock_lakehouse.tables import COMPACTED_ROWS_CHECK
 
 log = logging.getLogger("compact_ticks")
 
@@ -30,6 +36,9 @@ RunDays = Callable[..., list[DayResult]]
 
 
 def log_day(result: DayResult) -> None:
+    if result.refused:
+        log.error("%s: refused, its previous version stays: %s", result.trade_date, result.refused)
+        return
     log.info(
         "%s: %d rows (%d duplicates dropped), %d -> %d files, %d -> %d bytes in %.1fs (%s)",
         result.trade_date,
@@ -50,7 +59,8 @@ def materialization_metadata(
     """What the Dagster asset shows: totals of the run, and one line per day."""
     days = "\n".join(
         f"| {r.trade_date} | {r.compacted_rows} | {r.duplicates_dropped} | "
-        f"{r.raw_files} -> {r.compacted_files} | {r.raw_bytes} -> {r.compacted_bytes} |"
+        f"{r.raw_files} -> {r.compacted_files} | {r.raw_bytes} -> {r.compacted_bytes} | "
+        f"{'refused: ' + r.refused if r.refused else 'published'} |"
         for r in results
     )
     return {
@@ -63,12 +73,56 @@ def materialization_metadata(
         "output_bytes": sum(r.compacted_bytes for r in results),
         "duration_seconds": round(seconds, 2),
         "raw_version": max((r.raw_version for r in results), default=-1),
+        "refused_days": ", ".join(r.trade_date for r in results if r.refused) or "none",
         "days": {
-            "raw_value": "| day | rows | duplicates dropped | files | bytes |\n"
-            "|---|---|---|---|---|\n" + days,
+            "raw_value": "| day | rows | duplicates dropped | files | bytes | |\n"
+            "|---|---|---|---|---|---|\n" + days,
             "type": "md",
         },
     }
+
+
+def check_results(results: list[DayResult], rules: AuditRules) -> list[dict[str, object]]:
+    """The three blocking checks of the run's days, as `report_asset_check` arguments.
+
+    A day that fails the ticks' rules is refused before its commit; these results say which
+    and why, and keep the day's marts from running in the same run."""
+
+    def check(name: str, failed: list[DayResult], severity: str, detail) -> dict[str, object]:
+        return {
+            "check_name": name,
+            "passed": not failed,
+            "severity": severity,
+            "metadata": {
+                "days_checked": len(results),
+                "failed_days": ", ".join(f"{r.trade_date} ({detail(r)})" for r in failed) or "none",
+                "refused_days": ", ".join(r.trade_date for r in results if r.refused) or "none",
+            },
+        }
+
+    outside = [r for r in results if r.outside_session]
+    return [
+        check(
+            ROWS_CHECK,
+            [r for r in results if not r.rows_match],
+            "ERROR",
+            lambda r: f"{r.compacted_rows} rows vs {r.distinct_offsets} offsets",
+        ),
+        check(
+            UNIQUE_TICKS_CHECK,
+            [r for r in results if r.duplicate_tick_ids],
+            "ERROR",
+            lambda r: f"{r.duplicate_tick_ids} rows repeat a tick_id",
+        ),
+        check(
+            SESSION_CHECK,
+            outside,
+            "ERROR" if rules.outside_session == "refuse" else "WARN",
+            lambda r: (
+                f"{r.outside_session} ticks " + rules.outside_what(date.fromisoformat(r.trade_date))
+            ),
+        ),
+    ]
 
 
 def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
@@ -124,21 +178,10 @@ def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description
             return 2
         if args.result_json:
             write_result_json(args.result_json, engine, results)
-        pipes.report_asset_materialization(
-            metadata=materialization_metadata(results, time.monotonic() - started, engine)
-        )
-        failed = [r for r in results if not r.check_passed]
-        pipes.report_asset_check(
-            check_name=COMPACTED_ROWS_CHECK,
-            passed=not failed,
-            severity="ERROR",
-            metadata={
-                "days_checked": len(results),
-                "mismatched_days": ", ".join(
-                    f"{r.trade_date} ({r.compacted_rows} rows vs {r.distinct_offsets} offsets)"
-                    for r in failed
-                )
-                or "none",
-            },
-        )
+        if any(not r.refused for r in results):  # a refused day keeps its last materialization
+            pipes.report_asset_materialization(
+                metadata=materialization_metadata(results, time.monotonic() - started, engine)
+            )
+        for check in check_results(results, AuditRules.from_settings(settings)):
+            pipes.report_asset_check(**check)
     return 0

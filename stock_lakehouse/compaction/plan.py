@@ -56,11 +56,20 @@ class DayResult:
     compacted_version: int
     seconds: float
     engine: str = "spark"
+    duplicate_tick_ids: int = 0
+    outside_session: int = 0
+    # Why the day was not published ("" when it was): its previous compacted version stays.
+    refused: str = ""
 
     @property
     def duplicates_dropped(self) -> int:
         return self.raw_rows - self.distinct_offsets
 
     @property
+    def rows_match(self) -> bool:
+        """The published rows are the day's distinct offsets (a refused day published none)."""
+        return bool(self.refused) or self.compacted_rows == self.distinct_offsets
+
+    @property
     def check_passed(self) -> bool:
-        return self.compacted_rows == self.distinct_offsets
+        return not self.refused and self.rows_match

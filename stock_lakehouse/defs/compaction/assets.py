@@ -3,8 +3,9 @@
 The work runs as its own process through Dagster Pipes, on the engine COMPACTION_ENGINE picks:
 `python -m stock_lakehouse.compaction` (DuckDB + delta-rs, one machine) or
 spark_jobs/compact_ticks.py (Spark, for a `spark://` cluster). Either way the per-day log lines,
-the materialization metadata (engine, rows, files and bytes in and out, duration) and the
-row-count check come back into the run. A backfill of many days is one run and one process.
+the materialization metadata (engine, rows, files and bytes in and out, duration, refused days)
+and the audit's three blocking checks come back into the run. A backfill of many days is one run
+and one process.
 """
 
 import sys
@@ -12,6 +13,7 @@ from datetime import date
 
 import dagster as dg
 
+from stock_lakehouse.compaction.audit import ROWS_CHECK, SESSION_CHECK, UNIQUE_TICKS_CHECK
 from stock_lakehouse.compaction.plan import days_in, idle_days
 from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
@@ -20,9 +22,17 @@ from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.parent_watch import parent_env
 from stock_lakehouse.partitions import daily_partitions
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
-from stock_lakehouse.tables import COMPACTED_ROWS_CHECK, RAW_TICKS, table_uri
+from stock_lakehouse.tables import RAW_TICKS, table_uri
 
 COMPACT_JOB = PROJECT_ROOT / "spark_jobs" / "compact_ticks.py"
+# Write-audit-publish: each day is audited before its commit (compaction/audit.py). The checks
+# are blocking, so a refused day's marts do not run in the same run.
+AUDIT_CHECKS = {
+    ROWS_CHECK: "Per day, compacted rows equal the distinct Kafka offsets in raw_ticks.",
+    UNIQUE_TICKS_CHECK: "Per day, no tick_id is held by two Kafka offsets.",
+    SESSION_CHECK: "Per day, every tick is inside the MARKET_CALENDAR session "
+    "(COMPACTION_OUTSIDE_SESSION=warn makes a failure a warning).",
+}
 COMPACTED_TICKS_KEY = dg.AssetKey("compacted_ticks")
 # One writer per Delta table: Delta on S3 has no multi-writer log store here, so two drivers that
 # commit at once could lose a commit. dagster.yaml's default pool limit of 1 applies.
@@ -42,11 +52,8 @@ def compaction_command(start: date, end: date, engine: str) -> list[str]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=closed_day_refresh(),
     check_specs=[
-        dg.AssetCheckSpec(
-            COMPACTED_ROWS_CHECK,
-            asset=COMPACTED_TICKS_KEY,
-            description="Per day, compacted rows equal the distinct Kafka offsets in raw_ticks.",
-        )
+        dg.AssetCheckSpec(name, asset=COMPACTED_TICKS_KEY, description=description, blocking=True)
+        for name, description in AUDIT_CHECKS.items()
     ],
     group_name="batch",
     pool=COMPACTED_TICKS_WRITER_POOL,
@@ -75,9 +82,16 @@ def compacted_ticks(
     engine = settings.compaction.engine_for(settings.spark.master)
     command = compaction_command(window.start.date(), window.end.date(), engine)
     context.log.info(f"starting: {' '.join(command)}")
-    yield from pipes_subprocess_client.run(
+    results = pipes_subprocess_client.run(
         command=command, context=context, cwd=str(PROJECT_ROOT), env=parent_env()
-    ).get_results()
+    ).get_results(implicit_materializations=False)  # a refused day reports none
+    yield from results
+    if not any(isinstance(r, dg.MaterializeResult) for r in results):
+        # Every day refused: nothing new to record, and the run must fail, not the framework
+        # for a missing output.
+        failed = [r for r in results if isinstance(r, dg.AssetCheckResult) and not r.passed]
+        reasons = "; ".join(f"{r.check_name}: {r.metadata['failed_days'].value}" for r in failed)
+        raise dg.Failure(description=f"every day was refused, its last version stays: {reasons}")
 
 
 def no_session(context: dg.AssetExecutionContext, days: list[date], calendar: str):
@@ -87,8 +101,7 @@ def no_session(context: dg.AssetExecutionContext, days: list[date], calendar: st
     context.log.info(f"{listed}: no {calendar} session and no raw ticks - nothing to compact")
     reason = f"no session: {calendar} does not trade on {listed}, and raw_ticks has no rows"
     yield dg.MaterializeResult(metadata={"session": reason, "rows": 0, "days": len(days)})
-    yield dg.AssetCheckResult(
-        check_name=COMPACTED_ROWS_CHECK,
-        passed=True,
-        metadata={"days_checked": 0, "no_session": listed},
-    )
+    for name in AUDIT_CHECKS:
+        yield dg.AssetCheckResult(
+            check_name=name, passed=True, metadata={"days_checked": 0, "no_session": listed}
+        )
