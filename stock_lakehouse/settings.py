@@ -63,9 +63,13 @@ class S3Settings(BaseSettings):
         parts = urlsplit(self.endpoint_url)
         return parts.port or (443 if parts.scheme == "https" else 80)
 
+    def key(self, *parts: str) -> str:
+        """The object key `prefix/a/b` inside the bucket ("" for its root)."""
+        return "/".join(p.strip("/") for p in (self.prefix, *parts) if p and p.strip("/"))
+
     def uri(self, *parts: str, scheme: str = "s3") -> str:
         """`s3://bucket/a/b` (or `s3a://` for Spark) inside the lakehouse bucket."""
-        key = "/".join(p.strip("/") for p in (self.prefix, *parts) if p and p.strip("/"))
+        key = self.key(*parts)
         return f"{scheme}://{self.bucket}/{key}" if key else f"{scheme}://{self.bucket}"
 
 
@@ -177,6 +181,17 @@ class CompactionSettings(BaseSettings):
         return "duckdb" if spark_master.startswith("local") else "spark"
 
 
+class VacuumSettings(BaseSettings):
+    """The nightly VACUUM of raw, quarantine and compacted (stock_lakehouse/vacuum.py)."""
+
+    model_config = _config("VACUUM_")
+
+    # A file removed from a table (merged by the live compaction, replaced by a compaction) or
+    # written by a killed job is deleted this long after; readers that pin a version (time
+    # travel, compaction's read of raw) work that long. Delta's own default: 7 days.
+    retention_hours: int = Field(default=168, ge=1)
+
+
 class MartsSettings(BaseSettings):
     """Where dbt builds the marts (DuckDB) and where readers find the last published copy.
 
@@ -263,6 +278,7 @@ class Settings(BaseModel):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
     compaction: CompactionSettings = Field(default_factory=CompactionSettings)
+    vacuum: VacuumSettings = Field(default_factory=VacuumSettings)
     marts: MartsSettings = Field(default_factory=MartsSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     local: LocalServicesSettings = Field(default_factory=LocalServicesSettings)

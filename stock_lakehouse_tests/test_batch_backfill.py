@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +26,7 @@ from stock_lakehouse_tests.raw_seed import TICKERS, RawSeeder, tick_payloads
 pytestmark = pytest.mark.integration
 
 DAYS = [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)]
+ONE_MORE_DAY = date(2026, 3, 6)
 DAGSTER_PORT = 13000 + PORT_OFFSET
 FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
@@ -49,6 +50,13 @@ query($id: String!) { partitionBackfillOrError(backfillId: $id) {
   ... on PartitionBackfill { status } ... on PythonError { message } } }
 """
 
+# What the UI's check page shows for each day: time-partition ranges with a status.
+CHECK_STATUSES = """
+query($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  assetChecksOrError { ... on AssetChecks { checks { name partitionStatuses {
+    ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } }
+"""
+
 
 def graphql(query: str, **variables) -> dict:
     response = requests.post(
@@ -66,9 +74,13 @@ def graphql(query: str, **variables) -> dict:
 def platform(spark, services: Settings, unique_name, test_state_dir, monkeypatch):
     """raw_ticks for DAYS, and a Dagster webserver + daemon whose sensors are stopped."""
     s3 = services.s3.model_copy(update={"prefix": unique_name})
-    # One micro-batch spanning the three days (the stream splits it by trade_date).
+    # One micro-batch spanning the days (the stream splits it by trade_date).
     RawSeeder(spark, s3).write(
-        [tick for seed, day in enumerate(DAYS) for tick in tick_payloads(day, 900, seed)]
+        [
+            tick
+            for seed, day in enumerate([*DAYS, ONE_MORE_DAY])
+            for tick in tick_payloads(day, 900, seed)
+        ]
     )
 
     state = test_state_dir / unique_name
@@ -97,18 +109,25 @@ def platform(spark, services: Settings, unique_name, test_state_dir, monkeypatch
         dagster.webserver.stop()
 
 
-def test_backfill_of_three_days_materializes_every_partition_and_passes_every_check(platform):
-    nodes = graphql(ASSETS)["assetNodes"]
-    # What the UI's "Materialize all" offers: the dashboard pages (dbt exposures) are not
-    # materialized by Dagster, and raw_ticks is the stream's.
-    batch_assets = [
-        n for n in nodes if n["isMaterializable"] and n["assetKey"]["path"] != ["raw_ticks"]
-    ]
+def day_statuses(asset: str, check: str) -> dict[str, str]:
+    """Each day's status of `check` on `asset`, as the UI's check page reads it."""
+    node = graphql(CHECK_STATUSES, path=[asset])["assetNodeOrError"]
+    [found] = [c for c in node["assetChecksOrError"]["checks"] if c["name"] == check]
+    statuses = {}
+    for span in found["partitionStatuses"]["ranges"]:
+        first, last = date.fromisoformat(span["startKey"]), date.fromisoformat(span["endKey"])
+        for offset in range((last - first).days + 1):
+            statuses[(first + timedelta(days=offset)).isoformat()] = span["status"]
+    return statuses
+
+
+def backfill(days: list[date], assets: list[dict]) -> None:
+    """Launch a backfill as the UI's Materialize button does, and wait for it to succeed."""
     launched = graphql(
         LAUNCH,
         params={
-            "partitionNames": [d.isoformat() for d in DAYS],
-            "assetSelection": [{"path": n["assetKey"]["path"]} for n in batch_assets],
+            "partitionNames": [d.isoformat() for d in days],
+            "assetSelection": [{"path": n["assetKey"]["path"]} for n in assets],
             "fromFailure": False,
         },
     )["launchPartitionBackfill"]
@@ -120,6 +139,33 @@ def test_backfill_of_three_days_materializes_every_partition_and_passes_every_ch
         time.sleep(5)
         status = graphql(BACKFILL, id=launched["backfillId"])["partitionBackfillOrError"]["status"]
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, status
+
+
+def test_backfill_of_three_days_materializes_every_partition_and_passes_every_check(platform):
+    nodes = graphql(ASSETS)["assetNodes"]
+    # What the UI's "Materialize all" offers: the dashboard pages (dbt exposures) are not
+    # materialized by Dagster, raw_ticks is the stream's, lake_vacuum is maintenance.
+    batch_assets = [
+        n
+        for n in nodes
+        if n["isMaterializable"] and n["assetKey"]["path"] not in (["raw_ticks"], ["lake_vacuum"])
+    ]
+    backfill(DAYS, batch_assets)
+    # Every day of the range has its own result for compaction's checks and for dbt's tests:
+    # passed, not skipped (a range run once left one result without a day).
+    checks = [
+        ("compacted_ticks", "compacted_tick_ids_unique"),
+        ("compacted_ticks", "compacted_rows_match_raw_offsets"),
+        ("fct_bars_1m", "unique_combination_fct_bars_1m_ticker__bar_start"),
+    ]
+    for asset, check in checks:
+        assert day_statuses(asset, check) == {d.isoformat(): "SUCCEEDED" for d in DAYS}
+    # One more day, alone: its own results too, and the range's stay.
+    backfill([ONE_MORE_DAY], [n for n in batch_assets if n["isPartitioned"]])
+    for asset, check in checks:
+        assert day_statuses(asset, check) == {
+            d.isoformat(): "SUCCEEDED" for d in [*DAYS, ONE_MORE_DAY]
+        }
 
     instance = dg.DagsterInstance.get()
     days = {d.isoformat() for d in DAYS}
@@ -143,7 +189,7 @@ def test_backfill_of_three_days_materializes_every_partition_and_passes_every_ch
         summary = marts.execute(
             "select trade_date::varchar, count(*) from fct_daily_summary group by all order by 1"
         ).fetchall()
-    assert summary == [(d.isoformat(), len(TICKERS)) for d in DAYS]
+    assert summary == [(d.isoformat(), len(TICKERS)) for d in [*DAYS, ONE_MORE_DAY]]
 
 
 def _check_keys(batch_assets: list[dict]) -> list[dg.AssetCheckKey]:

@@ -162,11 +162,44 @@ def test_in_dagster_a_refused_day_fails_its_blocking_check_and_nothing_downstrea
     )
     assert not refused.success
     checks = {c.check_name: c for c in refused.get_asset_check_evaluations()}
+    assert {c.partition for c in checks.values()} == {TWICE.isoformat()}
     assert not checks[UNIQUE_TICKS_CHECK].passed
-    assert checks[UNIQUE_TICKS_CHECK].metadata["failed_days"].value == (
-        f"{TWICE} (1 rows repeat a tick_id)"
+    assert checks[UNIQUE_TICKS_CHECK].metadata["found"].value == "1 rows repeat a tick_id"
+    assert checks[UNIQUE_TICKS_CHECK].metadata["refused"].value == (
+        "1 rows repeat a tick_id of the day"
     )
     assert checks[ROWS_CHECK].passed and checks[SESSION_CHECK].passed
     assert refused.asset_materializations_for_node("compacted_ticks") == []
     assert built == [CLEAN.isoformat()]  # the downstream asset did not run for the refused day
     assert tick_ids(settings, TWICE) == []  # never published
+
+
+@pytest.mark.integration
+def test_a_range_run_reports_each_check_for_each_day(spark, services: Settings, monkeypatch):
+    """A single-run backfill over three days: nine results, each filed under its day; only the
+    broken days' checks fail, and the clean day is published beside them."""
+    from stock_lakehouse.defs.compaction.assets import compacted_ticks
+
+    settings = with_prefix(services, f"audit-range-{os.getpid()}")
+    monkeypatch.setenv("S3_PREFIX", settings.s3.prefix)
+    monkeypatch.setenv("COMPACTION_ENGINE", "duckdb")
+    break_two_days(seed_clean_days(spark, settings))
+    result = dg.materialize(
+        [compacted_ticks],
+        tags={
+            "dagster/asset_partition_range_start": CLEAN.isoformat(),
+            "dagster/asset_partition_range_end": OUTSIDE.isoformat(),
+        },
+        resources={"pipes_subprocess_client": dg.PipesSubprocessClient(), "settings": settings},
+        raise_on_error=False,
+    )
+    assert not result.success  # blocking checks failed
+    verdicts = {(c.partition, c.check_name): c.passed for c in result.get_asset_check_evaluations()}
+    assert verdicts == {
+        (day.isoformat(), check): (day, check)
+        not in {(TWICE, UNIQUE_TICKS_CHECK), (OUTSIDE, SESSION_CHECK)}
+        for day in (CLEAN, TWICE, OUTSIDE)
+        for check in (ROWS_CHECK, UNIQUE_TICKS_CHECK, SESSION_CHECK)
+    }
+    assert len(tick_ids(settings, CLEAN)) == TICKS_PER_DAY
+    assert tick_ids(settings, TWICE) == [] and tick_ids(settings, OUTSIDE) == []

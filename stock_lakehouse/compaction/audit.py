@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal
 
+from stock_lakehouse.compaction.plan import DayResult
 from stock_lakehouse.market_calendar import Session, session_on
 
 if TYPE_CHECKING:
@@ -78,3 +79,39 @@ def outside_session_sql(session: Session | None, column: str = "event_time") -> 
         f"NOT ({column} BETWEEN TIMESTAMPTZ '{session.open.isoformat()}' "
         f"AND TIMESTAMPTZ '{session.close.isoformat()}')"
     )
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's verdict on one day, as the asset reports it."""
+
+    passed: bool
+    detail: str  # what was found, in words
+    refused: str  # why the day was not published, or "no"
+    warn_only: bool = False
+
+
+def day_outcomes(day: DayResult, rules: AuditRules) -> dict[str, CheckOutcome]:
+    """Each check's verdict on `day` (by check name)."""
+    refused = day.refused or "no"
+    outside = rules.outside_what(date.fromisoformat(day.trade_date))
+    return {
+        ROWS_CHECK: CheckOutcome(
+            day.rows_match,
+            "not written (refused)"
+            if day.refused
+            else f"{day.compacted_rows} rows for {day.distinct_offsets} distinct offsets",
+            refused,
+        ),
+        UNIQUE_TICKS_CHECK: CheckOutcome(
+            not day.duplicate_tick_ids,
+            f"{day.duplicate_tick_ids} rows repeat a tick_id",
+            refused,
+        ),
+        SESSION_CHECK: CheckOutcome(
+            not day.outside_session,
+            f"{day.outside_session} ticks {outside}" if day.outside_session else "none outside",
+            refused,
+            warn_only=rules.outside_session == "warn",
+        ),
+    }

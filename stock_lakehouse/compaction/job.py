@@ -1,9 +1,9 @@
 """The command line and the Dagster reporting of a compaction run, the same for both engines.
 
 Run by hand, a job logs one line per day and exits non-zero when a day was refused or its check
-failed; launched by Dagster (Pipes), it also reports the materialization metadata and the audit's
-three blocking checks into the run. `--result-json PATH` writes every day's `DayResult` for
-scripts and benchmarks.
+failed; launched by Dagster (Pipes), it also reports the materialization metadata and every
+day's figures, which the asset turns into the audit's blocking checks, one result per day.
+`--result-json PATH` writes every day's `DayResult` for scripts and benchmarks.
 """
 
 from __future__ import annotations
@@ -20,12 +20,6 @@ from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-from stock_lakehouse.compaction.audit import (
-    ROWS_CHECK,
-    SESSION_CHECK,
-    UNIQUE_TICKS_CHECK,
-    AuditRules,
-)
 from stock_lakehouse.compaction.plan import CannotRun, DayResult
 from stock_lakehouse.parent_watch import exit_with_parent
 from stock_lakehouse.settings import Settings, get_settings
@@ -80,49 +74,6 @@ def materialization_metadata(
             "type": "md",
         },
     }
-
-
-def check_results(results: list[DayResult], rules: AuditRules) -> list[dict[str, object]]:
-    """The three blocking checks of the run's days, as `report_asset_check` arguments.
-
-    A day that fails the ticks' rules is refused before its commit; these results say which
-    and why, and keep the day's marts from running in the same run."""
-
-    def check(name: str, failed: list[DayResult], severity: str, detail) -> dict[str, object]:
-        return {
-            "check_name": name,
-            "passed": not failed,
-            "severity": severity,
-            "metadata": {
-                "days_checked": len(results),
-                "failed_days": ", ".join(f"{r.trade_date} ({detail(r)})" for r in failed) or "none",
-                "refused_days": ", ".join(r.trade_date for r in results if r.refused) or "none",
-            },
-        }
-
-    outside = [r for r in results if r.outside_session]
-    return [
-        check(
-            ROWS_CHECK,
-            [r for r in results if not r.rows_match],
-            "ERROR",
-            lambda r: f"{r.compacted_rows} rows vs {r.distinct_offsets} offsets",
-        ),
-        check(
-            UNIQUE_TICKS_CHECK,
-            [r for r in results if r.duplicate_tick_ids],
-            "ERROR",
-            lambda r: f"{r.duplicate_tick_ids} rows repeat a tick_id",
-        ),
-        check(
-            SESSION_CHECK,
-            outside,
-            "ERROR" if rules.outside_session == "refuse" else "WARN",
-            lambda r: (
-                f"{r.outside_session} ticks " + rules.outside_what(date.fromisoformat(r.trade_date))
-            ),
-        ),
-    ]
 
 
 def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
@@ -182,6 +133,6 @@ def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description
             pipes.report_asset_materialization(
                 metadata=materialization_metadata(results, time.monotonic() - started, engine)
             )
-        for check in check_results(results, AuditRules.from_settings(settings)):
-            pipes.report_asset_check(**check)
+        # Every day's figures: the asset turns them into one result per check and day.
+        pipes.report_custom_message({"days": [asdict(r) for r in results]})
     return 0

@@ -9,14 +9,22 @@ and one process.
 """
 
 import sys
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
 
-from stock_lakehouse.compaction.audit import ROWS_CHECK, SESSION_CHECK, UNIQUE_TICKS_CHECK
-from stock_lakehouse.compaction.plan import days_in, idle_days
+from stock_lakehouse.compaction.audit import (
+    ROWS_CHECK,
+    SESSION_CHECK,
+    UNIQUE_TICKS_CHECK,
+    AuditRules,
+    day_outcomes,
+)
+from stock_lakehouse.compaction.plan import DayResult, days_in, idle_days
 from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
+from stock_lakehouse.defs.partition_checks import per_partition
 from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.parent_watch import parent_env
@@ -52,7 +60,13 @@ def compaction_command(start: date, end: date, engine: str) -> list[str]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=closed_day_refresh(),
     check_specs=[
-        dg.AssetCheckSpec(name, asset=COMPACTED_TICKS_KEY, description=description, blocking=True)
+        dg.AssetCheckSpec(
+            name,
+            asset=COMPACTED_TICKS_KEY,
+            description=description,
+            blocking=True,
+            partitions_def=daily_partitions,  # a result per day, in a backfill's range too
+        )
         for name, description in AUDIT_CHECKS.items()
     ],
     group_name="batch",
@@ -82,16 +96,41 @@ def compacted_ticks(
     engine = settings.compaction.engine_for(settings.spark.master)
     command = compaction_command(window.start.date(), window.end.date(), engine)
     context.log.info(f"starting: {' '.join(command)}")
-    results = pipes_subprocess_client.run(
+    invocation = pipes_subprocess_client.run(
         command=command, context=context, cwd=str(PROJECT_ROOT), env=parent_env()
-    ).get_results(implicit_materializations=False)  # a refused day reports none
+    )
+    results = invocation.get_results(implicit_materializations=False)  # none if all refused
+    reported = [DayResult(**day) for day in invocation.get_custom_messages()[-1]["days"]]
     yield from results
+    yield from audit_checks(context, reported, AuditRules.from_settings(settings))
     if not any(isinstance(r, dg.MaterializeResult) for r in results):
         # Every day refused: nothing new to record, and the run must fail, not the framework
         # for a missing output.
-        failed = [r for r in results if isinstance(r, dg.AssetCheckResult) and not r.passed]
-        reasons = "; ".join(f"{r.check_name}: {r.metadata['failed_days'].value}" for r in failed)
+        reasons = "; ".join(f"{r.trade_date}: {r.refused}" for r in reported)
         raise dg.Failure(description=f"every day was refused, its last version stays: {reasons}")
+
+
+def audit_checks(
+    context: dg.AssetExecutionContext, days: list[DayResult], rules: AuditRules
+) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation | dg.Output]:
+    """Each audit check's result for each day of the run."""
+    outcomes = {day.trade_date: day_outcomes(day, rules) for day in days}
+    for name in AUDIT_CHECKS:
+        yield from per_partition(
+            context,
+            {
+                day: dg.AssetCheckResult(
+                    asset_key=COMPACTED_TICKS_KEY,
+                    check_name=name,
+                    passed=found[name].passed,
+                    severity=dg.AssetCheckSeverity.WARN
+                    if found[name].warn_only
+                    else dg.AssetCheckSeverity.ERROR,
+                    metadata={"found": found[name].detail, "refused": found[name].refused},
+                )
+                for day, found in outcomes.items()
+            },
+        )
 
 
 def no_session(context: dg.AssetExecutionContext, days: list[date], calendar: str):
@@ -102,6 +141,15 @@ def no_session(context: dg.AssetExecutionContext, days: list[date], calendar: st
     reason = f"no session: {calendar} does not trade on {listed}, and raw_ticks has no rows"
     yield dg.MaterializeResult(metadata={"session": reason, "rows": 0, "days": len(days)})
     for name in AUDIT_CHECKS:
-        yield dg.AssetCheckResult(
-            check_name=name, passed=True, metadata={"days_checked": 0, "no_session": listed}
+        yield from per_partition(
+            context,
+            {
+                day.isoformat(): dg.AssetCheckResult(
+                    asset_key=COMPACTED_TICKS_KEY,
+                    check_name=name,
+                    passed=True,
+                    metadata={"found": "no session and no raw ticks"},
+                )
+                for day in days
+            },
         )

@@ -15,6 +15,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, dbt_assets
 
 from stock_lakehouse.defs.marts.project import dbt_project
 from stock_lakehouse.defs.marts.translator import PARTITIONED_TAG, LakehouseDbtTranslator
+from stock_lakehouse.defs.partition_checks import per_partition
 from stock_lakehouse.marts.publish import publish
 from stock_lakehouse.parent_watch import parent_env
 from stock_lakehouse.partitions import daily_partitions
@@ -79,7 +80,12 @@ def daily_marts(
     dbt_vars = dbt_vars_for(context.partition_time_window)
     context.log.info(f"dbt window: {dbt_vars}")
     args = ["build", "--vars", json.dumps(dbt_vars)]
-    yield from build_and_publish(context, dbt, settings.marts, args)
+    for event in build_and_publish(context, dbt, settings.marts, args):
+        if isinstance(event, dg.AssetCheckResult):
+            # A test judged the run's whole window: its result stands for each day of it.
+            yield from per_partition(context, dict.fromkeys(context.partition_keys, event))
+        else:
+            yield event
 
 
 @dbt_assets(
