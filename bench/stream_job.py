@@ -8,24 +8,19 @@ driver (it finishes the current batch), and SIGKILL to its group only if it does
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from bench.common import OWN_GROUPS
 from stock_lakehouse.settings import PROJECT_ROOT
 
 STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
-# `logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")` in the job's main().
-_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO (.*)$")
-_BATCH = re.compile(r"^batch (\d+): (\d+) raw, (\d+) quarantined in ([\d.]+)s$")
-_STARTED = re.compile(r"^stream_ticks started: ")
 
 
 @dataclass(frozen=True)
@@ -35,6 +30,11 @@ class BatchLine:
     quarantined_rows: int
     seconds: float  # the foreachBatch call: parse, count, two Delta appends
     logged_at: float  # epoch seconds, when the batch had committed both tables
+
+
+def results_path(log: Path) -> Path:
+    """Where a job started with `log` writes its `--result-json` lines."""
+    return log.with_suffix(".results.jsonl")
 
 
 def start_python(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -72,32 +72,34 @@ def start_stream_job(
     }
     if trigger_seconds is not None:
         env["STREAM_TRIGGER_SECONDS"] = str(trigger_seconds)
-    args = [str(STREAM_JOB), "--topic", topic]
+    args = [str(STREAM_JOB), "--topic", topic, "--result-json", str(results_path(log))]
     if available_now:
         args.append("--available-now")
     return start_python(args, log, env)
 
 
-def _log_time(stamp: str) -> float:
-    """asctime is local wall-clock time, the same clock as time.time() in this process."""
-    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
-
-
 def read_job_log(log: Path) -> tuple[float | None, list[BatchLine]]:
-    """(when the query had started, every batch line) from the job's own log."""
+    """(when the query had started, every batch) from the job's `--result-json` lines."""
     started: float | None = None
     batches = []
-    for line in log.read_text(errors="replace").splitlines():
-        match = _LOG_LINE.match(line)
-        if not match:
-            continue
-        stamp, message = match.groups()
-        if _STARTED.match(message):
-            started = _log_time(stamp)
-        elif batch := _BATCH.match(message):
-            batch_id, raw, bad, seconds = batch.groups()
-            logged_at = _log_time(stamp)
-            batches.append(BatchLine(int(batch_id), int(raw), int(bad), float(seconds), logged_at))
+    path = results_path(log)
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines:
+        if not line.endswith("}"):
+            continue  # a line the job is still writing
+        event = json.loads(line)
+        if event["event"] == "started":
+            started = event["at"]
+        elif event["event"] == "batch":
+            batches.append(
+                BatchLine(
+                    event["batch_id"],
+                    event["raw_rows"],
+                    event["quarantined_rows"],
+                    event["seconds"],
+                    event["at"],
+                )
+            )
     return started, batches
 
 

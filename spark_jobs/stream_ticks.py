@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -283,8 +284,10 @@ def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFra
     )
 
 
-def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> None:
-    """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C."""
+def run(settings: Settings, topic: str, available_now: bool, on_batch=None, on_start=None) -> None:
+    """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C.
+
+    `on_batch(BatchResult)` follows every committed batch, `on_start(query_id)` the start."""
     writer = DeltaBatchWriter(
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
@@ -322,6 +325,8 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None) -> N
     )
     writer.set_query_id(str(query.id))
     log.info("stream_ticks started: query %s, topic %s", query.id, topic)
+    if on_start is not None:
+        on_start(str(query.id))
     while query.isActive and not writer.stop_requested.is_set():
         try:
             query.awaitTermination(1)
@@ -416,6 +421,27 @@ def _log_batch(result: BatchResult) -> None:
     )
 
 
+class ResultLines:
+    """`--result-json PATH`: one JSON object per line as the job runs, for scripts and benchmarks
+    (which then read no log wording): {"event": "started", "query_id", "at"} once the query has
+    started, and {"event": "batch", <BatchResult fields>, "at"} after each committed batch; `at`
+    is epoch seconds. Lines, not one document: a stream has no end to write it at."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _append(self, event: dict) -> None:
+        with self.path.open("a") as out:
+            out.write(json.dumps({**event, "at": time.time()}) + "\n")
+
+    def started(self, query_id: str) -> None:
+        self._append({"event": "started", "query_id": query_id})
+
+    def batch(self, result: BatchResult) -> None:
+        self._append({"event": "batch", **asdict(result)})
+
+
 def create_tables(spark: SparkSession, writer: DeltaBatchWriter) -> None:
     """Both tables exist, empty, before the first batch: readers of quarantine need the table
     though batches without bad rows write nothing to it. Same schema as the batches write."""
@@ -440,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic", help="Kafka topic (default KAFKA_TICKS_TOPIC)")
     parser.add_argument("--trigger-seconds", type=float, help="micro-batch interval")
     parser.add_argument("--checkpoint", help="checkpoint folder (default STREAM_CHECKPOINT_DIR)")
+    parser.add_argument(
+        "--result-json", type=Path, help="append the start and each batch here, as JSON lines"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per py4j connection
@@ -470,7 +499,16 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     try:
         if not pipes_process:
-            run(settings, topic, args.available_now)
+            if args.result_json is None:
+                run(settings, topic, args.available_now)
+                return 0
+            lines = ResultLines(args.result_json)
+
+            def log_and_write(result: BatchResult) -> None:
+                _log_batch(result)
+                lines.batch(result)
+
+            run(settings, topic, args.available_now, log_and_write, lines.started)
             return 0
         return _run_in_dagster(settings, topic, args.available_now)
     finally:

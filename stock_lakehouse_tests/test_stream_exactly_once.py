@@ -181,7 +181,15 @@ def test_stream_writes_every_offset_once_and_quarantines_bad_ticks(
     producer.produce(5_000)
     checkpoint = test_state_dir / unique_name / "checkpoint"
     env = job_env(services, unique_name, checkpoint)
-    job = start_job(env, unique_name, "--available-now", log=test_state_dir / f"{unique_name}.log")
+    results = test_state_dir / f"{unique_name}.results.jsonl"
+    job = start_job(
+        env,
+        unique_name,
+        "--available-now",
+        "--result-json",
+        str(results),
+        log=test_state_dir / f"{unique_name}.log",
+    )
     try:
         assert job.wait(timeout=600) == 0, (test_state_dir / f"{unique_name}.log").read_text()
     finally:
@@ -190,6 +198,15 @@ def test_stream_writes_every_offset_once_and_quarantines_bad_ticks(
     assert len(raw) + len(bad) == 5_000
     assert len(bad) == 100
     assert_exactly_once(producer, raw, bad)
+    # --result-json: the start, then each batch's counts, as scripts and benchmarks read them.
+    events = [json.loads(line) for line in results.read_text().splitlines()]
+    assert events[0]["event"] == "started" and events[0]["query_id"]
+    batches = events[1:]
+    assert {e["event"] for e in batches} == {"batch"}
+    assert [e["batch_id"] for e in batches] == list(range(len(batches)))
+    assert sum(e["raw_rows"] for e in batches) == len(raw)
+    assert sum(e["quarantined_rows"] for e in batches) == len(bad)
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
 
 
 def test_stream_killed_twice_mid_batch_then_stopped_loses_and_duplicates_nothing(
