@@ -92,6 +92,22 @@ def sessions_between(start: date, end: date, code: str = DEFAULT_CALENDAR) -> li
     return [_session(calendar, label) for label in labels]
 
 
+def session_table(code: str = DEFAULT_CALENDAR):
+    """Every session the calendar knows (about 20 years back, 1 ahead) as a pandas DataFrame:
+    `session_date` (date), `open_utc` and `close_utc` (naive UTC, like the marts' timestamps).
+    dbt cannot call Python: the lakehouse plugin hands it this as `lakehouse.trading_sessions`."""
+    import pandas as pd
+
+    schedule = exchange(code).schedule
+    return pd.DataFrame(
+        {
+            "session_date": schedule.index.date,
+            "open_utc": schedule["open"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
+            "close_utc": schedule["close"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(),
+        }
+    )
+
+
 def sessions_before(count: int, end: date, code: str = DEFAULT_CALENDAR) -> list[Session]:
     """The `count` sessions before `end` (not included), oldest first."""
     calendar = exchange(code)

@@ -158,9 +158,13 @@ class Lakehouse:
             storage_options=deltalake_storage_options(self.settings.s3),
         )
 
-    def dbt(self, *args: str) -> None:
+    def dbt(
+        self, *args: str, check: bool = True, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run dbt on this lakehouse. `check`: fail the test unless dbt succeeds."""
         env = {
             **os.environ,
+            **extra_env,
             "S3_PREFIX": self.prefix,
             "MARTS_BUILD_DB": str(self.database),
             "DBT_TARGET_PATH": str(self.state_dir / "target"),
@@ -171,7 +175,9 @@ class Lakehouse:
         done = subprocess.run(
             command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
         )
-        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-5000:]}"
+        if check:
+            assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-5000:]}"
+        return done
 
     def table(self, name: str) -> pd.DataFrame:
         """Every row of a mart, sorted by its key, with dates as datetime.date like the ticks."""

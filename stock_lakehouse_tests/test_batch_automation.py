@@ -96,3 +96,28 @@ def test_summary_marts_follow_any_changed_day():
         assert TOP_MOVERS in ticks.run()
         ticks.materialized(TOP_MOVERS)
         assert TOP_MOVERS not in ticks.run()
+
+
+def test_a_refused_day_is_not_modelled_until_its_input_changes_again():
+    """Write-audit-publish from the automation's side: a day whose compaction was refused (its
+    run failed with no new materialization of compacted_ticks, the marts skipped) gets no marts
+    run on its own, neither for a new day nor for late data; the next change of its raw ticks
+    tries the whole chain again."""
+    with dg.instance_for_test() as instance:
+        ticks = Ticks(instance)
+        ticks.run()
+        ticks.materialized(dg.AssetKey("raw_ticks"), "2026-03-03")
+        assert ticks.run()[DAILY_SUMMARY] == {"2026-03-03"}
+        # The run is refused: nothing is recorded for the day.
+        assert ticks.run() == {}
+        # A day that was built, then gets late ticks that are refused: the marts stay as built.
+        ticks.everything_built("2026-03-03")
+        ticks.run()
+        ticks.materialized(dg.AssetKey("raw_ticks"), "2026-03-03")
+        assert ticks.run()[COMPACTED_TICKS_KEY] == {"2026-03-03"}
+        assert ticks.run() == {}
+        # Fixed raw ticks: the chain is due again.
+        ticks.materialized(dg.AssetKey("raw_ticks"), "2026-03-03")
+        requested = ticks.run()
+        assert requested[COMPACTED_TICKS_KEY] == {"2026-03-03"}
+        assert requested[DAILY_SUMMARY] == {"2026-03-03"}

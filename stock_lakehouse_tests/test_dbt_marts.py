@@ -283,3 +283,40 @@ def test_partition_run_rebuilds_its_day_and_leaves_the_others_byte_for_byte(
     assert bar_of(spike) in bars_in(after["fct_volume_spikes"])
     assert bar_of(jump) in bars_in(after["fct_price_anomalies"])
     shutil.rmtree(lakehouse.state_dir)  # kept on failure, for dbt's logs and the database
+
+
+def test_trading_sessions_come_from_the_exchange_calendar(built):
+    """dbt reads the sessions the plugin writes from MARKET_CALENDAR: DST, holidays, early
+    closes, as market_calendar.py knows them."""
+    lakehouse, _ = built
+    with duckdb.connect(str(lakehouse.database), read_only=True) as con:
+        sessions = dict(
+            (day.isoformat(), (opens.isoformat(), closes.isoformat()))
+            for day, opens, closes in con.execute(
+                "SELECT session_date, open_utc, close_utc FROM lakehouse.trading_sessions"
+                " WHERE session_date BETWEEN DATE '2026-03-06' AND DATE '2026-11-30'"
+            ).fetchall()
+        )
+    assert sessions["2026-03-06"] == ("2026-03-06T14:30:00", "2026-03-06T21:00:00")  # winter
+    assert sessions["2026-03-09"] == ("2026-03-09T13:30:00", "2026-03-09T20:00:00")  # summer
+    assert "2026-03-07" not in sessions and "2026-11-26" not in sessions  # Saturday, Thanksgiving
+    assert sessions["2026-11-27"] == ("2026-11-27T14:30:00", "2026-11-27T18:00:00")  # early close
+
+
+def test_a_bar_outside_the_session_stops_the_marts_unless_the_feed_trades_around_the_clock(
+    services, test_state_dir, unique_name
+):
+    lakehouse = new_lakehouse(services, test_state_dir, unique_name)
+    ticks = make_ticks(seed=5)
+    late = ticks.iloc[[0]].copy()  # one trade nine hours after the open: past the close
+    late["event_time"] = late.event_time + pd.Timedelta(hours=9)
+    late["tick_id"] = "after-hours"
+    lakehouse.write_ticks(pd.concat([ticks, late], ignore_index=True))
+
+    refused = lakehouse.dbt("build", check=False)
+    assert refused.returncode != 0
+    assert "FAIL 1 fct_bars_1m_inside_the_session" in refused.stdout, refused.stdout[-3000:]
+
+    warned = lakehouse.dbt("build", check=False, COMPACTION_OUTSIDE_SESSION="warn")
+    assert warned.returncode == 0, warned.stdout[-3000:]
+    assert "WARN 1 fct_bars_1m_inside_the_session" in warned.stdout, warned.stdout[-3000:]

@@ -3,7 +3,8 @@
 dbt_project/profiles.yml names this module, so dbt (run by Dagster or by hand) gets the offline
 httpfs/delta extensions, the S3 secret, and a `lakehouse` schema of views over the Delta tables on
 the S3 store: dbt sources then read `lakehouse.compacted_ticks` like any table, and DuckDB pushes
-the models' `trade_date` filters down into `delta_scan` (partition pruning).
+the models' `trade_date` filters down into `delta_scan` (partition pruning). The same schema gets
+`trading_sessions`, the exchange calendar's sessions, for the tests that judge bars by them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from deltalake import DeltaTable
 from duckdb import DuckDBPyConnection
 
 from stock_lakehouse.duckdb_conn import configure
+from stock_lakehouse.market_calendar import session_table
 from stock_lakehouse.parent_watch import exit_with_parent
 from stock_lakehouse.s3 import deltalake_storage_options
 from stock_lakehouse.settings import get_settings
@@ -33,6 +35,20 @@ def is_read_only(conn: DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
+def create_trading_sessions(conn: DuckDBPyConnection, calendar: str) -> None:
+    """`lakehouse.trading_sessions`: the MARKET_CALENDAR's sessions (date, open, close in UTC),
+    rewritten at every dbt start so that a new calendar or a new year is there at once."""
+    conn.register("calendar_sessions", session_table(calendar))
+    try:
+        conn.execute(
+            f"CREATE OR REPLACE TABLE {SOURCE_SCHEMA}.trading_sessions AS "
+            "SELECT session_date::DATE AS session_date, open_utc::TIMESTAMP AS open_utc, "
+            "close_utc::TIMESTAMP AS close_utc FROM calendar_sessions"
+        )
+    finally:
+        conn.unregister("calendar_sessions")
+
+
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         # dbt started by a Dagster run (dagster-dbt sets DAGSTER_DBT_CLI) ends with its worker:
@@ -48,6 +64,7 @@ class Plugin(BasePlugin):
             # connection: the views that run created are in the file already.
             return
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SOURCE_SCHEMA}")
+        create_trading_sessions(conn, get_settings().market.calendar)
         options = deltalake_storage_options(s3)
         for view, table in SOURCE_TABLES.items():
             uri = table_uri(s3, table)
