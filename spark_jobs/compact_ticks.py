@@ -82,7 +82,7 @@ def audit_day(
     found = raw_day.agg(
         F.count_distinct("tick_id").alias("ticks"), F.coalesce(outside_rows, F.lit(0))
     ).first()
-    return DayAudit(distinct_offsets, distinct_offsets - int(found[0]), int(found[1]))
+    return DayAudit(distinct_offsets - int(found[0]), int(found[1]))
 
 
 def compact_day(

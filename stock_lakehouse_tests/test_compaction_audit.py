@@ -34,14 +34,17 @@ RUNS = {"duckdb": duckdb_engine.run, "spark": spark_engine.run}
 
 def test_refusal_names_each_broken_rule_and_follows_the_outside_session_setting():
     refuse, warn = AuditRules("XNYS", "refuse"), AuditRules("XNYS", "warn")
-    assert refuse.refusal(CLEAN, DayAudit(rows=10)) == ""
-    assert refuse.refusal(TWICE, DayAudit(10, duplicate_tick_ids=2)) == (
+    assert refuse.refusal(CLEAN, DayAudit()) == ""
+    assert refuse.refusal(TWICE, DayAudit(duplicate_tick_ids=2)) == (
         "2 rows repeat a tick_id of the day"
     )
-    outside = DayAudit(10, outside_session=3)
+    outside = DayAudit(outside_session=3)
     assert refuse.refusal(OUTSIDE, outside) == ("3 ticks outside the XNYS session 13:30-20:00 UTC")
     assert warn.refusal(OUTSIDE, outside) == ""
-    assert warn.refusal(OUTSIDE, DayAudit(10, 1, 3)) == "1 rows repeat a tick_id of the day"
+    assert (
+        warn.refusal(OUTSIDE, DayAudit(duplicate_tick_ids=1, outside_session=3))
+        == "1 rows repeat a tick_id of the day"
+    )
     thanksgiving = date(2026, 11, 26)
     assert refuse.refusal(thanksgiving, outside) == "3 ticks on a day XNYS does not trade"
 

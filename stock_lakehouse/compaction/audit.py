@@ -37,7 +37,6 @@ SESSION_CHECK = "compacted_ticks_inside_session"
 class DayAudit:
     """What the audit found in a day's rows (after one row per offset was kept)."""
 
-    rows: int = 0
     duplicate_tick_ids: int = 0  # rows beyond the first that share a tick_id
     outside_session: int = 0  # rows whose event_time is outside the day's session
 

@@ -79,7 +79,7 @@ def audit_day(
         f"SELECT count(DISTINCT tick_id), count({counted}) FILTER (WHERE {outside})"
         f" FROM raw_snapshot WHERE trade_date = DATE '{day.isoformat()}'"
     ).fetchone()  # type: ignore[misc]
-    return DayAudit(distinct_offsets, distinct_offsets - int(ticks), int(outside_rows))
+    return DayAudit(distinct_offsets - int(ticks), int(outside_rows))
 
 
 def open_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
