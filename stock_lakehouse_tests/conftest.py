@@ -60,6 +60,27 @@ os.environ.update(TEST_ENV)
 get_settings.cache_clear()
 
 
+@pytest.fixture
+def refused_settings(monkeypatch):
+    """`refused(**env)`: set the variables, read the settings, return the one-line refusal."""
+    from stock_lakehouse.settings import InvalidSettings
+
+    def refused(**env: str) -> str:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(InvalidSettings) as refusal:
+                get_settings()
+        finally:
+            get_settings.cache_clear()
+        message = str(refusal.value)
+        assert "\n" not in message
+        return message
+
+    return refused
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()

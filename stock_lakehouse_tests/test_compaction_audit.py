@@ -49,6 +49,12 @@ def test_refusal_names_each_broken_rule_and_follows_the_outside_session_setting(
     assert refuse.refusal(thanksgiving, outside) == "3 ticks on a day XNYS does not trade"
 
 
+def test_an_unknown_outside_session_policy_is_refused_in_one_line(refused_settings):
+    message = refused_settings(COMPACTION_OUTSIDE_SESSION="ignore")
+    assert "COMPACTION_OUTSIDE_SESSION='ignore'" in message
+    assert "'refuse' or 'warn'" in message
+
+
 def with_prefix(settings: Settings, prefix: str, outside_session: str = "refuse") -> Settings:
     return settings.model_copy(
         update={

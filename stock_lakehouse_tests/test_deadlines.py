@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-import pytest
 
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.defs.marts.deadlines import (
@@ -15,7 +14,7 @@ from stock_lakehouse.defs.marts.deadlines import (
     late_sessions,
 )
 from stock_lakehouse.market_calendar import sessions_between
-from stock_lakehouse.settings import InvalidSettings, MartsSettings, Settings, get_settings
+from stock_lakehouse.settings import MartsSettings, Settings
 
 DEADLINE = timedelta(minutes=30)
 
@@ -78,14 +77,7 @@ def test_the_check_names_the_closed_session_left_unbuilt_and_passes_once_it_is_b
         assert run_check(instance).passed
 
 
-def test_a_deadline_that_is_not_positive_is_refused_in_one_line_naming_the_variable(monkeypatch):
-    monkeypatch.setenv("MARTS_DEADLINE_MINUTES", "0")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(InvalidSettings) as refused:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    message = str(refused.value)
-    assert "\n" not in message
-    assert "MARTS_DEADLINE_MINUTES='0'" in message
+def test_a_deadline_that_is_not_positive_is_refused_in_one_line_naming_the_variable(
+    refused_settings,
+):
+    assert "MARTS_DEADLINE_MINUTES='0'" in refused_settings(MARTS_DEADLINE_MINUTES="0")

@@ -102,20 +102,7 @@ def _levels(path: Path) -> list[str]:
     return [line.split()[2] for line in _text(path).splitlines() if line.strip()]
 
 
-def test_bad_log_limits_are_refused_in_one_line_naming_the_variable(monkeypatch):
-    import pytest
-
-    from stock_lakehouse.settings import InvalidSettings, get_settings
-
-    monkeypatch.setenv("STOCK_LAKEHOUSE_LOG_MAX_MB", "0")
-    monkeypatch.setenv("STOCK_LAKEHOUSE_LOG_BACKUPS", "-1")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(InvalidSettings) as refused:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-    message = str(refused.value)
-    assert "\n" not in message
+def test_bad_log_limits_are_refused_in_one_line_naming_the_variable(refused_settings):
+    message = refused_settings(STOCK_LAKEHOUSE_LOG_MAX_MB="0", STOCK_LAKEHOUSE_LOG_BACKUPS="-1")
     assert "STOCK_LAKEHOUSE_LOG_MAX_MB='0'" in message
     assert "STOCK_LAKEHOUSE_LOG_BACKUPS='-1'" in message

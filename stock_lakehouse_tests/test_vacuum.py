@@ -57,6 +57,13 @@ def readings(spark, settings: Settings) -> dict[str, tuple[int, int, int]]:
     return seen
 
 
+@pytest.mark.parametrize("hours", ["0", "-5", "a week"])
+def test_a_retention_under_one_hour_or_not_a_number_is_refused_in_one_line(
+    refused_settings, hours: str
+):
+    assert f"VACUUM_RETENTION_HOURS='{hours}'" in refused_settings(VACUUM_RETENTION_HOURS=hours)
+
+
 @pytest.mark.integration
 def test_vacuum_deletes_only_what_no_version_within_the_retention_needs(spark, services):
     settings = services.model_copy(
