@@ -428,8 +428,10 @@ class ResultLines:
     is epoch seconds. Lines, not one document: a stream has no end to write it at."""
 
     def __init__(self, path: Path) -> None:
+        """Raises OSError at once when `path` cannot be written, not after the JVM started."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a").close()
 
     def _append(self, event: dict) -> None:
         with self.path.open("a") as out:
@@ -470,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
         "--result-json", type=Path, help="append the start and each batch here, as JSON lines"
     )
     args = parser.parse_args(argv)
+    try:
+        lines = ResultLines(args.result_json) if args.result_json is not None else None
+    except OSError as exc:
+        parser.error(f"--result-json {args.result_json} cannot be written: {exc.strerror}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per py4j connection
     settings = get_settings()
@@ -499,10 +505,9 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     try:
         if not pipes_process:
-            if args.result_json is None:
+            if lines is None:
                 run(settings, topic, args.available_now)
                 return 0
-            lines = ResultLines(args.result_json)
 
             def log_and_write(result: BatchResult) -> None:
                 _log_batch(result)
