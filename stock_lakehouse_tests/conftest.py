@@ -1,9 +1,8 @@
 """Session fixtures: the real services, on ports and folders of their own, stopped by PID.
 
 The test services never touch a demo that may be running on the default ports, and the data lives
-in .state/test (wiped at the start of each session). Every port, SeaweedFS's gRPC ports (+10000)
-included, stays below 32768: Linux hands out 32768-60999 as ephemeral client ports, and a broker
-once failed to bind 39092 because a client connection was using it.
+in .state/test (wiped at the start of each session): `support/environment.py` says where. Shared
+helpers live in `support/`; a test module never imports another test module or this file.
 """
 
 from __future__ import annotations
@@ -16,45 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from stock_lakehouse.settings import PROJECT_ROOT, Settings, get_settings
+from stock_lakehouse.settings import Settings, get_settings
+from stock_lakehouse_tests.support.environment import (
+    TEST_ENV,
+    TEST_STATE_DIR,
+    UNIT_LANE_ENV,
+)
 
-# Two test runs can share a machine (a developer's and a clean-clone CI run, say) when one sets
-# STOCK_LAKEHOUSE_TEST_PORT_OFFSET (e.g. 300): it shifts every port and the state folder.
-PORT_OFFSET = int(os.environ.get("STOCK_LAKEHOUSE_TEST_PORT_OFFSET", "0"))
-# Set by `make test-unit`: a test that asks for the services there is missing its mark.
-UNIT_LANE_ENV = "STOCK_LAKEHOUSE_UNIT_LANE"
-TEST_STATE_DIR = PROJECT_ROOT / ".state" / (f"test-{PORT_OFFSET}" if PORT_OFFSET else "test")
-
-
-def service_ports_env(state_dir: Path, kafka: int, seaweed: int, s3: int) -> dict[str, str]:
-    """Env for one private set of servers: Kafka on `kafka`/+1, SeaweedFS on `seaweed`+0/1/2."""
-    return {
-        "STOCK_LAKEHOUSE_STATE_DIR": str(state_dir),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka}",
-        "STOCK_LAKEHOUSE_KAFKA_CONTROLLER_PORT": str(kafka + 1),
-        "STOCK_LAKEHOUSE_SEAWEED_MASTER_PORT": str(seaweed),
-        "STOCK_LAKEHOUSE_SEAWEED_VOLUME_PORT": str(seaweed + 1),
-        "STOCK_LAKEHOUSE_SEAWEED_FILER_PORT": str(seaweed + 2),
-        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3}",
-    }
-
-
-TEST_ENV = {
-    **service_ports_env(
-        TEST_STATE_DIR / "services",
-        kafka=12092 + PORT_OFFSET,
-        seaweed=12333 + PORT_OFFSET,
-        s3=11333 + PORT_OFFSET,
-    ),
-    "S3_ACCESS_KEY_ID": "test-access-key",
-    "S3_SECRET_ACCESS_KEY": "test-secret-key",
-    "S3_BUCKET": "lakehouse-test",
-    "SPARK_MASTER": "local[2]",
-    # Never the demo's checkpoint: `services down` in a test stops the streams on these.
-    "STREAM_CHECKPOINT_DIR": str(TEST_STATE_DIR / "checkpoints" / "stream_ticks"),
-    "DAGSTER_HOME": str(PROJECT_ROOT),
-    "DAGSTER_STORAGE_DIR": str(TEST_STATE_DIR / "dagster"),
-}
 # Before anything reads settings: the test processes and every subprocess they start see these.
 os.environ.update(TEST_ENV)
 get_settings.cache_clear()
@@ -144,6 +111,6 @@ def test_state_dir() -> Path:
 @pytest.fixture(scope="session")
 def dashboard_lake(services: Settings, test_state_dir: Path):
     """Marts, raw_ticks, quarantine and labels for the dashboard tests (AppTest and browser)."""
-    from stock_lakehouse_tests.dashboard_seed import build_dashboard_lake
+    from stock_lakehouse_tests.support.dashboard_seed import build_dashboard_lake
 
     return build_dashboard_lake(services, test_state_dir, f"dash{uuid.uuid4().hex[:8]}")

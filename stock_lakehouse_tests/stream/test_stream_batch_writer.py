@@ -1,0 +1,105 @@
+"""The stream's batch writer: one pass when nothing is bad, each batch once (real S3 store)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from spark_jobs.stream_ticks import BatchResult, DeltaBatchWriter, LiveDayCompactor, create_tables
+from stock_lakehouse.delta_stats import table_stats
+from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
+from stock_lakehouse.ticks import DEFAULT_TICKERS
+from stock_lakehouse_tests.support.ticks import kafka_rows, tick
+
+pytestmark = pytest.mark.integration  # real S3 store and Spark
+
+
+def versions(spark, *uris: str) -> list[int]:
+    return [spark.sql(f"DESCRIBE HISTORY delta.`{u}` LIMIT 1").first()["version"] for u in uris]
+
+
+def test_batches_without_bad_rows_commit_raw_only_and_a_replayed_batch_writes_nothing(
+    services, spark, unique_name
+):
+    s3 = services.s3.model_copy(update={"prefix": unique_name})
+    raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
+    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS))
+    writer.set_query_id("test-query")
+    results: list[BatchResult] = []
+    writer.on_batch = results.append
+
+    create_tables(spark, writer)  # both exist before any batch: quarantine readers need it
+    assert versions(spark, raw_uri, bad_uri) == [0, 0]
+    good = [json.dumps(tick(seq=i, tick_id=f"{i:032d}")).encode() for i in range(5)]
+
+    writer(kafka_rows(spark, good), 0)
+    assert versions(spark, raw_uri, bad_uri) == [1, 0]  # no empty quarantine commit
+    writer(kafka_rows(spark, [*good, b"not json", b"{}"]), 1)
+    assert versions(spark, raw_uri, bad_uri) == [2, 1]
+    writer(kafka_rows(spark, [*good, b"not json", b"{}"]), 1)  # replayed after a crash
+    assert versions(spark, raw_uri, bad_uri) == [2, 1]
+
+    assert [(r.batch_id, r.raw_rows, r.quarantined_rows, r.replayed) for r in results] == [
+        (0, 5, 0, False),
+        (1, 5, 2, False),
+        (1, 0, 0, True),
+    ]
+    raw = spark.read.format("delta").load(raw_uri).count()
+    bad = spark.read.format("delta").load(bad_uri).count()
+    assert (raw, bad) == (10, 2)
+
+
+def partition_files(s3) -> dict[str, int]:
+    """Live files per trade_date of raw_ticks, from its Delta log (delta-rs)."""
+    return {
+        day: stats.files for day, stats in table_stats(table_uri(s3, RAW_TICKS), s3).days.items()
+    }
+
+
+def test_the_live_day_is_compacted_between_batches_without_touching_rows_or_other_days(
+    services, spark, unique_name
+):
+    from delta.tables import DeltaTable
+
+    s3 = services.s3.model_copy(update={"prefix": unique_name})
+    raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
+    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS))
+    writer.set_query_id("test-live-query")
+    clock = [0.0]
+    today = datetime.now(UTC).date().isoformat()
+    writer.live_compactor = LiveDayCompactor(
+        raw_uri, 60, clock=lambda: clock[0], today=lambda: today
+    )
+    create_tables(spark, writer)
+
+    now = datetime.now(UTC)
+    old_event = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    history = [json.dumps(tick(seq=i, timestamp=old_event.timestamp())).encode() for i in range(6)]
+    writer(kafka_rows(spark, history, [old_event] * 6).repartition(3), 0)
+    for batch in range(1, 6):  # five live batches of 3 files each, 45 s apart on the clock
+        live = [
+            json.dumps(tick(seq=10 * batch + i, timestamp=now.timestamp())).encode()
+            for i in range(6)
+        ]
+        writer(kafka_rows(spark, live, [now] * 6).repartition(3), batch)
+        if batch == 2:
+            before = partition_files(s3)
+            assert before[today] == 6 and before["2026-03-02"] == 3  # nothing compacted yet
+        clock[0] += 45  # a pass is due every 60 s: it runs after batch 3 and after batch 5
+
+    table = spark.read.format("delta").load(raw_uri)
+    assert table.where(f"trade_date = '{today}'").count() == 30
+    assert table.where("trade_date = '2026-03-02'").count() == 6
+    files = partition_files(s3)
+    # The second pass merged the first one's file with the 6 files of batches 4 and 5.
+    assert files[today] == 1 and files["2026-03-02"] == 3
+    history_ops = DeltaTable.forPath(spark, raw_uri).history().collect()
+    optimizes = [h for h in history_ops if h["operation"] == "OPTIMIZE"]
+    assert len(optimizes) == 2
+    assert all(today in h["operationParameters"]["predicate"] for h in optimizes)
+
+    # A batch replayed after the passes is still skipped: the transaction ids survive OPTIMIZE.
+    writer(kafka_rows(spark, live, [now] * 6), 5)
+    assert spark.read.format("delta").load(raw_uri).count() == 36
