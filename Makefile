@@ -122,13 +122,15 @@ bench: setup jars ## every benchmark beside its reference, then one summary tabl
 	$(BIN)/python -m bench.bench_closed_day
 	$(BIN)/python -m bench.summary
 
-lint: setup ## ruff check + format check
+lint: setup ## ruff check + format check, sqlfluff on the dbt models (no services needed)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd dbt_project && $(abspath $(BIN))/sqlfluff lint models tests/singular --disable-progress-bar --nocolor
 
-format: setup ## apply ruff fixes and formatting
+format: setup ## apply ruff fixes and formatting, and sqlfluff's fixes to the dbt models
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	cd dbt_project && $(abspath $(BIN))/sqlfluff fix models tests/singular --disable-progress-bar --nocolor
 
 lock: ## re-resolve constraints.txt after changing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --no-header --no-annotate -q -o constraints.txt

@@ -99,12 +99,12 @@ def _in_range(
 
 
 def daily_bars(settings: Settings, tickers: Sequence[str], start: date, end: date) -> pd.DataFrame:
-    """Daily OHLCV, VWAP and returns, with the moving averages of mart_moving_averages once the
+    """Daily OHLCV, VWAP and returns, with the moving averages of fct_moving_averages once the
     summary marts exist (they follow the daily marts, so for a while they may not)."""
     where, params = _in_range(tickers, start, end, alias="s")
     with marts(settings) as con:
-        averages = "mart_moving_averages" in _tables(con)
-    join = "LEFT JOIN mart_moving_averages m USING (ticker, trade_date)" if averages else ""
+        averages = "fct_moving_averages" in _tables(con)
+    join = "LEFT JOIN fct_moving_averages m USING (ticker, trade_date)" if averages else ""
     sma = "m.sma_5, m.sma_20" if averages else "NULL::DOUBLE AS sma_5, NULL::DOUBLE AS sma_20"
     return marts_query(
         settings,
@@ -146,7 +146,7 @@ def minute_bars(settings: Settings, tickers: Sequence[str], start: date, end: da
 def top_movers(settings: Settings, day: date) -> pd.DataFrame:
     return marts_query(
         settings,
-        "SELECT rank, ticker, direction, day_return, close, prev_close FROM mart_top_movers "
+        "SELECT rank, ticker, direction, day_return, close, prev_close FROM fct_top_movers "
         "WHERE trade_date = ? ORDER BY rank",
         [day],
     )

@@ -51,6 +51,9 @@ def create_trading_sessions(conn: DuckDBPyConnection, calendar: str) -> None:
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
+        # `lake_views: false` (the profile's `lint` target): sqlfluff's dbt templater compiles the
+        # models through an adapter connection, and linting must not need the S3 store.
+        self.lake_views = bool(plugin_config.get("lake_views", True))
         # dbt started by a Dagster run (dagster-dbt sets DAGSTER_DBT_CLI) ends with its worker:
         # an orphan would hold the build database's lock against the run's retry.
         if os.environ.get("DAGSTER_DBT_CLI") == "true":
@@ -65,6 +68,8 @@ class Plugin(BasePlugin):
             return
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SOURCE_SCHEMA}")
         create_trading_sessions(conn, get_settings().market.calendar)
+        if not self.lake_views:
+            return
         options = deltalake_storage_options(s3)
         for view, table in SOURCE_TABLES.items():
             uri = table_uri(s3, table)

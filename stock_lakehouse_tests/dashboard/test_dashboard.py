@@ -87,7 +87,7 @@ def test_market_page_draws_each_symbol_and_shows_the_marts_numbers(lake):
         )
     movers = table(app, "rank", "direction")
     expected_movers = marts_sql(
-        lake, f"SELECT ticker FROM mart_top_movers WHERE trade_date = '{DAYS[-1]}' ORDER BY rank"
+        lake, f"SELECT ticker FROM fct_top_movers WHERE trade_date = '{DAYS[-1]}' ORDER BY rank"
     )
     assert movers.ticker.tolist() == expected_movers.ticker.tolist()
     assert len(movers) > 0

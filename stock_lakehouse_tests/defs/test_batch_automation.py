@@ -12,7 +12,7 @@ from stock_lakehouse.defs.compaction.assets import COMPACTED_TICKS_KEY
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)  # 2026-03-05 is the open day
 STG = dg.AssetKey("stg_ticks")
 DAILY_SUMMARY = dg.AssetKey("fct_daily_summary")
-TOP_MOVERS = dg.AssetKey("mart_top_movers")
+TOP_MOVERS = dg.AssetKey("fct_top_movers")
 
 
 class Ticks:

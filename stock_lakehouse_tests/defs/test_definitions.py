@@ -110,8 +110,8 @@ def test_each_dashboard_page_is_an_asset_downstream_of_what_it_reads():
     assert reads["market"] == [
         "fct_bars_1m",
         "fct_daily_summary",
-        "mart_moving_averages",
-        "mart_top_movers",
+        "fct_moving_averages",
+        "fct_top_movers",
     ]
     assert reads["live"] == ["raw_ticks"]  # the stream's table, not a mart
     assert "compacted_ticks" in reads["pipeline"] and "raw_ticks" in reads["pipeline"]

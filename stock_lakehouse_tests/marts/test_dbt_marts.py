@@ -36,7 +36,7 @@ from stock_lakehouse_tests.support.marts_seed import (
 # the thresholds the models use by default, so the pandas versions cannot drift from them
 VARS = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
 PARTITIONED = ("fct_bars_1m", "fct_daily_summary", "fct_volume_spikes", "fct_price_anomalies")
-MARTS = (*PARTITIONED, "mart_moving_averages", "mart_top_movers")
+MARTS = (*PARTITIONED, "fct_moving_averages", "fct_top_movers")
 MARTS_YML = PROJECT_ROOT / "dbt_project" / "models" / "marts" / "_marts.yml"
 
 pytestmark = pytest.mark.integration
@@ -186,8 +186,8 @@ def test_volume_spikes_and_price_anomalies_match_pandas_and_catch_the_injected_e
 def test_top_movers_and_moving_averages_follow_the_daily_summary(built):
     lakehouse, ticks = built
     daily = expected_daily(ticks)
-    assert_same_rows(lakehouse.table("mart_top_movers"), expected_top_movers(daily))
-    averages = lakehouse.table("mart_moving_averages")
+    assert_same_rows(lakehouse.table("fct_top_movers"), expected_top_movers(daily))
+    averages = lakehouse.table("fct_moving_averages")
     columns = ["ticker", "trade_date", "close", "vwap"]
     assert_same_rows(averages[columns], daily[columns])
     # three days fill no 5- or 20-day window (dbt unit tests cover full windows)

@@ -1,4 +1,5 @@
-"""dbt sends no usage statistics, like Dagster and Streamlit here, and keeps no user id in git."""
+"""dbt's project rules: no usage statistics (like Dagster and Streamlit here), no user id in git,
+one naming scheme for models."""
 
 from __future__ import annotations
 
@@ -29,3 +30,18 @@ def test_dbt_user_id_file_is_ignored_not_committed():
         check=True,
     )
     assert tracked.stdout == ""
+
+
+# The prefix each models/ folder gives its models (dbt's convention: staging, then facts).
+MODEL_PREFIXES = {"staging": "stg_", "marts": "fct_"}
+
+
+def test_every_model_is_named_by_its_layer():
+    models = DBT_PROJECT / "models"
+    misnamed = {
+        str(sql.relative_to(models))
+        for sql in models.rglob("*.sql")
+        if not sql.stem.startswith(MODEL_PREFIXES[sql.relative_to(models).parts[0]])
+    }
+    assert len(list(models.rglob("*.sql"))) >= 7
+    assert misnamed == set()

@@ -6,13 +6,20 @@
     unless COMPACTION_OUTSIDE_SESSION=warn publishes them (a feed that trades around the clock):
     then this test warns instead of stopping the marts.
 -#}
-{{ config(severity=('warn' if env_var('COMPACTION_OUTSIDE_SESSION', 'refuse') == 'warn' else 'error')) }}
+{%- set outside_session = env_var('COMPACTION_OUTSIDE_SESSION', 'refuse') %}
+{{ config(severity=('warn' if outside_session == 'warn' else 'error')) }}
 
-select bars.ticker, bars.trade_date, bars.bar_start, sessions.open_utc, sessions.close_utc
+select
+    bars.ticker,
+    bars.trade_date,
+    bars.bar_start,
+    sessions.open_utc,
+    sessions.close_utc
 from {{ ref('fct_bars_1m') }} as bars
 left join lakehouse.trading_sessions as sessions
-    on sessions.session_date = bars.trade_date
-where bars.trade_date >= '{{ var("min_date") }}'
+    on bars.trade_date = sessions.session_date
+where
+    bars.trade_date >= '{{ var("min_date") }}'
     and bars.trade_date < '{{ var("max_date") }}'
     and (
         sessions.session_date is null

@@ -9,7 +9,11 @@
 {%- set lookback_bars = var('price_anomaly_lookback_bars') %}
 
 with bars as (
-    select ticker, trade_date, bar_start, close
+    select
+        ticker,
+        trade_date,
+        bar_start,
+        close
     from {{ ref('fct_bars_1m') }}
     where {{ partition_window() }} or ({{ lookback_window() }})
 ),
@@ -17,7 +21,8 @@ with bars as (
 bar_returns as (
     select
         *,
-        ln(close / lag(close) over (partition by ticker, trade_date order by bar_start)) as bar_return
+        ln(close / lag(close) over (partition by ticker, trade_date order by bar_start))
+            as bar_return
     from bars
 ),
 

@@ -7,7 +7,11 @@
 {%- set lookback_bars = var('volume_spike_lookback_bars') %}
 
 with bars as (
-    select ticker, trade_date, bar_start, volume
+    select
+        ticker,
+        trade_date,
+        bar_start,
+        volume
     from {{ ref('fct_bars_1m') }}
     where {{ partition_window() }} or ({{ lookback_window() }})
 ),
