@@ -219,8 +219,8 @@ def build_raw_day(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from stock_lakehouse.clients.spark_session import get_spark_session
     from stock_lakehouse.settings import get_settings
-    from stock_lakehouse.spark_session import get_spark_session
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", required=True, help="S3 prefix of the tables")

@@ -48,9 +48,9 @@ from bench.common import (
     write_result,
 )
 from bench.stream_job import start_python, stop_job
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.s3 import s3_client
 from stock_lakehouse.compaction.plan import OFFSET_KEY, SORT_KEY
-from stock_lakehouse.s3 import s3_client
 from stock_lakehouse.settings import PROJECT_ROOT, S3Settings, Settings
 from stock_lakehouse.tables import RAW_TICKS, table_uri
 

@@ -40,7 +40,7 @@ from bench.common import (
 )
 from bench.long_history import build_long_history
 from bench.stream_job import read_job_log, start_stream_job, stop_job, wait_started
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.producer import ensure_topic
 from stock_lakehouse.simulator.run import RunSummary, SimulationOptions, run_simulation

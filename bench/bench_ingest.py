@@ -33,7 +33,7 @@ from bench.common import (
     write_result,
 )
 from bench.stream_job import read_job_log, start_python, start_stream_job, stop_job
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.run import run_simulation
 from stock_lakehouse.tables import RAW_TICKS, table_uri

@@ -36,8 +36,8 @@ from bench.common import (
     write_result,
 )
 from spark_jobs.stream_ticks import STREAM_SPARK_CONF
+from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.simulator.generator import history_blocks
-from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tick_parsing import parse_ticks, quarantined, valid_ticks
 from stock_lakehouse.ticks import DEFAULT_UNIVERSE, TICK_FIELDS
 

@@ -21,7 +21,7 @@ what the Live page reads while the day is open; "raw" is then read at the versio
 Every table is read through DuckDB's `ATTACH ... (TYPE delta, VERSION n)`, so all cases pin a
 version the same way.
 
-Then the Live page's own query (dashboard/queries.py LIVE_RECENT_SQL: last price per ticker over
+Then the Live page's own query (read_model/queries.py LIVE_RECENT_SQL: last price per ticker over
 the newest LIVE_WINDOW of the day), on raw, live-compacted raw and compacted; the issue's target is
 live-compacted < 2x compacted for it too.
 """
@@ -47,10 +47,10 @@ from bench.common import (
     wait_for_quiet,
     write_result,
 )
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.delta_log import DayStats, table_stats
 from stock_lakehouse.compaction.plan import OFFSET_KEY
-from stock_lakehouse.dashboard.queries import LIVE_RECENT_SQL, LIVE_WINDOW, TICK_RATE_WINDOW
-from stock_lakehouse.delta_stats import DayStats, table_stats
+from stock_lakehouse.read_model.queries import LIVE_RECENT_SQL, LIVE_WINDOW, TICK_RATE_WINDOW
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 
@@ -147,8 +147,8 @@ def live_compact(settings, s3: S3Settings, day: date) -> dict[str, Any]:
     from deltalake import DeltaTable
 
     from spark_jobs.stream_ticks import STREAM_SPARK_CONF, compact_live_day, stop_jvm
-    from stock_lakehouse.s3 import deltalake_storage_options
-    from stock_lakehouse.spark_session import get_spark_session
+    from stock_lakehouse.clients.s3 import deltalake_storage_options
+    from stock_lakehouse.clients.spark_session import get_spark_session
 
     uri = table_uri(s3, RAW_TICKS)
     history = DeltaTable(uri, storage_options=deltalake_storage_options(s3)).history()

@@ -85,12 +85,11 @@ def bench_services(fresh: bool = True) -> Iterator[Settings]:
 def warm_up_broker(settings: Settings) -> None:
     """One idempotent produce before any measurement: on a new broker the first one waits ~2 s
     for the transaction coordinator to load (GETPID "Coordinator load in progress")."""
-    from confluent_kafka import Producer
-
+    from stock_lakehouse.clients import kafka
     from stock_lakehouse.simulator.producer import ensure_topic, producer_config
 
     ensure_topic(settings, "bench-warm-up", partitions=1)
-    producer = Producer(producer_config(settings))
+    producer = kafka.producer(settings, producer_config(settings))
     producer.produce("bench-warm-up", b"warm-up")
     if producer.flush(60):
         raise RuntimeError("the bench broker did not acknowledge a warm-up message within 60 s")
@@ -128,25 +127,12 @@ def history_options(settings: Settings, topic: str, ticks: int, days: int, seed:
 
 def partition_ends(settings: Settings, topic: str) -> list[int]:
     """High watermark of each partition of `topic`, in partition order."""
-    from confluent_kafka import Consumer, TopicPartition
+    from stock_lakehouse.clients.kafka import end_offsets
 
-    from stock_lakehouse.services.kafka import kafka_client_logger
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "bench-watermarks",
-            "logger": kafka_client_logger(settings),
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return [
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in sorted(partitions)
-        ]
-    finally:
-        consumer.close()
+    ends = end_offsets(settings, topic)
+    if not ends:
+        raise RuntimeError(f"topic {topic} has no partitions on the bench broker")
+    return [ends[p] for p in sorted(ends)]
 
 
 def topic_messages(settings: Settings, topic: str) -> int:

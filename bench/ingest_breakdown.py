@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     total += -total % 5 + 5  # a multiple of the 5 days, with room for rounding
     measured: list[dict[str, Any]] = []
     with bench_services() as settings:
-        from stock_lakehouse.spark_session import get_spark_session
+        from stock_lakehouse.clients.spark_session import get_spark_session
 
         options = history_options(settings, unique("bench-breakdown"), total, 5, args.seed)
         run_simulation(settings, options, interactive=False)

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
 from bench.batch_data import build_raw_day
-from stock_lakehouse.s3 import deltalake_storage_options
+from stock_lakehouse.clients.s3 import deltalake_storage_options
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import RAW_TICKS, table_uri
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from spark_jobs.stream_ticks import STREAM_SPARK_CONF, kafka_stream
+from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.settings import get_settings
-from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tick_parsing import RAW_COLUMNS
 from stock_lakehouse.ticks import TICK_FIELDS
 

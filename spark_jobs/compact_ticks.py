@@ -24,6 +24,9 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from stock_lakehouse.clients.delta_log import DayStats, offsets_cannot_repeat, table_stats
+from stock_lakehouse.clients.s3 import s3_answers
+from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.compaction.audit import AuditRules, DayAudit
 from stock_lakehouse.compaction.job import job_main
 from stock_lakehouse.compaction.plan import (
@@ -35,11 +38,8 @@ from stock_lakehouse.compaction.plan import (
     days_in,
     output_file_count,
 )
-from stock_lakehouse.delta_stats import DayStats, offsets_cannot_repeat, table_stats
 from stock_lakehouse.market_calendar import Session
-from stock_lakehouse.s3 import s3_answers
 from stock_lakehouse.settings import S3Settings, Settings
-from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 
 

@@ -37,9 +37,9 @@ from typing import TypeVar
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from stock_lakehouse.s3 import s3_answers
+from stock_lakehouse.clients.s3 import s3_answers
+from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.settings import Settings, get_settings
-from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import (
     LINEAGE_COLUMNS,

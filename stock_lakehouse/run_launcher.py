@@ -15,7 +15,7 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterRun, DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
-from stock_lakehouse.services.process import process_start_ticks
+from stock_lakehouse.process_identity import process_start_ticks
 
 
 def run_worker_pid(instance, run_id: str) -> tuple[int, float] | None:

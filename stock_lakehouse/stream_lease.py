@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.process import process_start_ticks
+from stock_lakehouse.process_identity import process_start_ticks
 
 LEASE_FILE = "stream.lease"
 STREAM_SCRIPT = "stream_ticks.py"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stock_lakehouse.services.kafka import PROBE_LOGGER
+from stock_lakehouse.clients.kafka import end_offsets
 from stock_lakehouse.settings import Settings
 
 
@@ -70,30 +70,12 @@ def stream_progress(settings: Settings, end_offsets: dict[int, int] | None) -> S
 
 def topic_end_offsets(settings: Settings, timeout: float = 5.0) -> dict[int, int] | None:
     """High watermark of each partition of the ticks topic; None when Kafka does not answer."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import KafkaException
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "stock-lakehouse-status",
-            "enable.auto.commit": False,
-            "log.connection.close": False,
-            "logger": PROBE_LOGGER,  # refused connections: status reports them itself
-        }
-    )
-    try:
-        topic = settings.kafka.ticks_topic
-        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return {}
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
-            for p in sorted(metadata.partitions)
-        }
+    try:  # a probe: refused connections are reported by status itself
+        return end_offsets(settings, settings.kafka.ticks_topic, timeout, probe=True)
     except KafkaException:
         return None
-    finally:
-        consumer.close()
 
 
 def _numbered(folder: Path) -> dict[int, Path]:

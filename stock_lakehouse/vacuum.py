@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from deltalake import DeltaTable
 
-from stock_lakehouse.s3 import deltalake_storage_options, s3_client
+from stock_lakehouse.clients.s3 import deltalake_storage_options, s3_client
 from stock_lakehouse.settings import S3Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, QUARANTINE, RAW_TICKS, table_uri
 

@@ -79,7 +79,7 @@ def spark(services: Settings):
     """One local[2] SparkSession for the session (a JVM start costs 5-15 s)."""
     from pyspark import SparkContext
 
-    from stock_lakehouse.spark_session import get_spark_session
+    from stock_lakehouse.clients.spark_session import get_spark_session
 
     session = get_spark_session("stock-lakehouse-tests", services, **{"spark.ui.enabled": "false"})
     gateway = SparkContext._gateway

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
-from stock_lakehouse.s3 import deltalake_storage_options, pyarrow_filesystem
+from stock_lakehouse.clients.s3 import deltalake_storage_options, pyarrow_filesystem
 from stock_lakehouse.settings import S3Settings
 
 PARTITION_COLUMN = "trade_date"

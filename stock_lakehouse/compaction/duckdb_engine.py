@@ -24,7 +24,9 @@ from pathlib import Path
 import duckdb
 from deltalake import DeltaTable
 
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.delta_log import DayStats, offsets_cannot_repeat, table_stats
+from stock_lakehouse.clients.s3 import deltalake_storage_options, s3_answers
 from stock_lakehouse.compaction.audit import AuditRules, DayAudit, outside_session_sql
 from stock_lakehouse.compaction.delta_files import (
     ROW_GROUP_ROWS,
@@ -40,8 +42,6 @@ from stock_lakehouse.compaction.plan import (
     days_in,
     output_file_count,
 )
-from stock_lakehouse.delta_stats import DayStats, offsets_cannot_repeat, table_stats
-from stock_lakehouse.s3 import deltalake_storage_options, s3_answers
 from stock_lakehouse.settings import S3Settings, Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 

@@ -14,8 +14,8 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
-from stock_lakehouse.dashboard import queries
 from stock_lakehouse.errors import UserFacingError
+from stock_lakehouse.read_model import queries
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS
 

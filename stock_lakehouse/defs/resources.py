@@ -25,7 +25,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         SETTINGS: settings,
         # Spark jobs are spark-submit-able scripts; Dagster Pipes runs them and streams their
-        # logs and metadata back into the run (see stock_lakehouse.spark_session).
+        # logs and metadata back into the run (see stock_lakehouse.clients.spark_session).
         # The stream needs up to a micro-batch to stop after SIGINT (200k rows: ~10 s).
         "pipes_subprocess_client": dg.PipesSubprocessClient(termination_timeout_seconds=120),
         # dbt on DuckDB (dbt_project/); the lakehouse plugin reads the S3 settings itself.

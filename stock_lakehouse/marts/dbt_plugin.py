@@ -16,10 +16,10 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from deltalake import DeltaTable
 from duckdb import DuckDBPyConnection
 
-from stock_lakehouse.duckdb_conn import configure
+from stock_lakehouse.clients.duckdb_conn import configure
+from stock_lakehouse.clients.s3 import deltalake_storage_options
 from stock_lakehouse.market_calendar import session_table
 from stock_lakehouse.parent_watch import exit_with_parent
-from stock_lakehouse.s3 import deltalake_storage_options
 from stock_lakehouse.settings import get_settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 

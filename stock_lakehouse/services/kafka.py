@@ -7,45 +7,16 @@ so the broker keeps its topics and committed offsets across `services down` / `u
 from __future__ import annotations
 
 import base64
-import logging
 import subprocess
 import uuid
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
-
+from stock_lakehouse.clients.kafka import broker_answers
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.prerequisites import require_jars, require_java
-from stock_lakehouse.services.process import LogRotation, ManagedProcess, tail
+from stock_lakehouse.log_rotation import LogRotation
+from stock_lakehouse.prerequisites import require_jars, require_java
+from stock_lakehouse.services.process import ManagedProcess, tail
 from stock_lakehouse.settings import Settings
-
-# librdkafka's own log lines (a refused connection, a broker that went away) are not printed for
-# the user - the commands say what is wrong in one line - but the warnings and worse are kept in
-# <state dir>/logs/kafka-clients.log (kafka_client_logger), so a broker problem leaves a trace.
-LIBRDKAFKA_LOGGER = logging.getLogger("stock_lakehouse.librdkafka")
-LIBRDKAFKA_LOGGER.setLevel(logging.WARNING)
-LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())  # never Python's last-resort stderr
-LIBRDKAFKA_LOGGER.propagate = False
-# Probes whose failure the caller reports itself (health checks every 0.25 s, status).
-PROBE_LOGGER = logging.getLogger("stock_lakehouse.librdkafka.probe")
-PROBE_LOGGER.addHandler(logging.NullHandler())
-PROBE_LOGGER.propagate = False
-
-
-def kafka_client_logger(settings: Settings) -> logging.Logger:
-    """The logger to give a Kafka client: its warnings go to the rotated kafka-clients.log."""
-    path = (settings.local.state_dir / "logs" / "kafka-clients.log").absolute()
-    if not any(getattr(h, "baseFilename", None) == str(path) for h in LIBRDKAFKA_LOGGER.handlers):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rotation = LogRotation.from_settings(settings)
-        handler = RotatingFileHandler(
-            path, maxBytes=rotation.max_bytes, backupCount=rotation.backups, encoding="utf-8"
-        )
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        LIBRDKAFKA_LOGGER.addHandler(handler)
-    return LIBRDKAFKA_LOGGER
-
 
 LOG4J2_YAML = """\
 Configuration:
@@ -105,24 +76,6 @@ def new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
-
-
-def unreachable(servers: str) -> UserFacingError:
-    """The one line every command prints when no broker answers at KAFKA_BOOTSTRAP_SERVERS."""
-    return UserFacingError(
-        f"Kafka is not reachable at {servers} - run 'stock-lakehouse services up' "
-        "or set KAFKA_BOOTSTRAP_SERVERS"
-    )
-
-
-def broker_answers(bootstrap_servers: str, timeout: float = 1.0) -> bool:
-    """True when the broker answers a metadata request."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": PROBE_LOGGER})
-    try:
-        admin.list_topics(timeout=timeout)
-    except Exception:
-        return False
-    return True
 
 
 class KafkaService:

@@ -7,32 +7,17 @@ so the demo exercises the same supervision a deployment relies on.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-from dotenv import dotenv_values
-
-from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG
-from stock_lakehouse.services.process import LogRotation, ManagedProcess
+from stock_lakehouse.clients.dagster_instance import dagster_env, dagster_instance
+from stock_lakehouse.log_rotation import LogRotation
+from stock_lakehouse.run_tags import STOPPED_BY_PLATFORM_TAG
+from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 
 BIN = Path(sys.executable).parent
-
-
-def dagster_env(settings: Settings) -> dict[str, str]:
-    """DAGSTER_HOME holds dagster.yaml (the checkout); storage goes under the state folder."""
-    return {
-        # .env under the real environment, as pydantic-settings ranks them. (Dagster's own .env
-        # loading would rank .env first, so its processes run outside the checkout; see below.)
-        **{k: v for k, v in dotenv_values(PROJECT_ROOT / ".env").items() if v is not None},
-        **os.environ,
-        "DAGSTER_HOME": os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT)),
-        "DAGSTER_STORAGE_DIR": os.environ.get(
-            "DAGSTER_STORAGE_DIR", str(settings.local.state_dir / "dagster")
-        ),
-    }
 
 
 class DagsterService:
@@ -212,9 +197,7 @@ def stop_stream_runs(settings: Settings, timeout: float = 150) -> list[str]:
     restarts them at the next `demo up` (a run a person terminates stays stopped)."""
     import dagster as dg
 
-    env = dagster_env(settings)
-    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "DAGSTER_STORAGE_DIR")})
-    with dg.DagsterInstance.get() as instance:
+    with dagster_instance(settings) as instance:
         runs = instance.get_runs(
             filters=dg.RunsFilter(
                 job_name="ingest_stream",

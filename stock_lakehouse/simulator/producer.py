@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,8 +20,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from stock_lakehouse.clients import kafka
+from stock_lakehouse.clients.kafka import unreachable
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.services.kafka import kafka_client_logger, unreachable
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.bad_messages import Message, MessageBatch
 
@@ -34,8 +35,7 @@ DELIVERY_TIMEOUT_S = 120
 
 def producer_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -> dict:
     """Idempotent producer settings tuned for throughput; `overrides` win over every default."""
-    return {
-        "bootstrap.servers": settings.kafka.bootstrap_servers,
+    tuned = {
         # acks=all with idempotence: a retried batch is written once and in order, so each
         # ticker's seq arrives without duplicates or gaps.
         "enable.idempotence": True,
@@ -51,10 +51,9 @@ def producer_config(settings: Settings, overrides: Mapping[str, Any] | None = No
         # 200k queued ticks (~40 MB) let produce() run seconds ahead of the acks before it waits.
         "queue.buffering.max.messages": 200_000,
         "message.timeout.ms": DELIVERY_TIMEOUT_S * 1000,
-        # librdkafka's warnings ("Connection refused" while retrying) go to kafka-clients.log.
-        "logger": kafka_client_logger(settings),
-        **(overrides or {}),
     }
+    # librdkafka's warnings ("Connection refused" while retrying) go to kafka-clients.log.
+    return kafka.client_config(settings, overrides={**tuned, **(overrides or {})})
 
 
 def ensure_topic(
@@ -66,7 +65,7 @@ def ensure_topic(
     """
     servers = settings.kafka.bootstrap_servers
     try:
-        admin = AdminClient({"bootstrap.servers": servers, "logger": kafka_client_logger(settings)})
+        admin = kafka.admin_client(settings)
         existing = admin.list_topics(timeout=5).topics
     except KafkaException as exc:
         raise unreachable(servers) from exc
@@ -106,7 +105,9 @@ def make_producer(
 ) -> Producer:
     """A producer with producer_config() whose delivery reports reach `counter` for failures."""
     config = producer_config(settings, overrides)
-    return Producer({**config, "delivery.report.only.error": True, "on_delivery": counter})
+    return kafka.producer(
+        settings, {**config, "delivery.report.only.error": True, "on_delivery": counter}
+    )
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from spark_jobs import compact_ticks as spark_engine
+from stock_lakehouse.clients.delta_log import offsets_cannot_repeat
+from stock_lakehouse.clients.s3 import pyarrow_filesystem, s3_client
 from stock_lakehouse.compaction import duckdb_engine
 from stock_lakehouse.compaction.plan import days_in, output_file_count
-from stock_lakehouse.delta_stats import offsets_cannot_repeat
-from stock_lakehouse.s3 import pyarrow_filesystem, s3_client
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 from stock_lakehouse_tests.support.lake import day_rows, delta, prefixed

@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from spark_jobs import compact_ticks as spark_engine
+from stock_lakehouse.clients.s3 import deltalake_storage_options
 from stock_lakehouse.compaction import duckdb_engine
 from stock_lakehouse.compaction.audit import (
     ROWS_CHECK,
@@ -21,7 +22,6 @@ from stock_lakehouse.compaction.audit import (
     DayAudit,
 )
 from stock_lakehouse.market_calendar import session_on
-from stock_lakehouse.s3 import deltalake_storage_options
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
 from stock_lakehouse_tests.support.raw_seed import RawSeeder, tick_payloads

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.spark_session import spark_submit_command
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.simulator.producer import ensure_topic
-from stock_lakehouse.spark_session import spark_submit_command
 from stock_lakehouse.tables import COMPACTED_TICKS, QUARANTINE, RAW_TICKS
 from stock_lakehouse_tests.support.environment import PORT_OFFSET
 from stock_lakehouse_tests.support.lake import day_rows, delta

@@ -11,10 +11,10 @@ import pytest
 from deltalake import DeltaTable
 
 from spark_jobs.stream_ticks import compact_live_day
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.s3 import deltalake_storage_options, s3_client
 from stock_lakehouse.compaction import duckdb_engine
 from stock_lakehouse.defs.maintenance.vacuum import lake_vacuum
-from stock_lakehouse.s3 import deltalake_storage_options, s3_client
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.vacuum import VACUUMED_TABLES, vacuum_lake

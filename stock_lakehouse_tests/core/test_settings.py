@@ -6,11 +6,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from stock_lakehouse.duckdb_conn import s3_secret_sql
+from stock_lakehouse.clients.duckdb_conn import s3_secret_sql
+from stock_lakehouse.clients.spark_session import spark_conf, spark_submit_command
 from stock_lakehouse.services.kafka import new_cluster_id, server_properties
 from stock_lakehouse.services.seaweedfs import s3_identities
 from stock_lakehouse.settings import KafkaSettings, S3Settings, Settings
-from stock_lakehouse.spark_session import spark_conf, spark_submit_command
 
 
 def minio_settings() -> Settings:

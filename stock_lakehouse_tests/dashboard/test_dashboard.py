@@ -12,9 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from stock_lakehouse.clients.delta_log import DayStats, TableStats
 from stock_lakehouse.dashboard import scoring
-from stock_lakehouse.dashboard.status import MODELLED, STREAMING
-from stock_lakehouse.delta_stats import DayStats, TableStats
+from stock_lakehouse.read_model.day_status import MODELLED, STREAMING
 from stock_lakehouse.settings import PROJECT_ROOT, get_settings
 from stock_lakehouse_tests.support.dashboard_seed import QUARANTINED, DashboardLake, read_raw_ticks
 from stock_lakehouse_tests.support.marts_seed import DAYS, PRICE_JUMP, TICKERS, VOLUME_SPIKE
@@ -224,7 +224,7 @@ def test_score_counts_found_events_and_false_alarms_per_kind():
 
 
 def test_day_status_follows_each_day_through_the_layers():
-    from stock_lakehouse.dashboard.status import COMPACTED, RAW_ONLY, STALE, day_status
+    from stock_lakehouse.read_model.day_status import COMPACTED, RAW_ONLY, STALE, day_status
 
     raw = TableStats(
         5,

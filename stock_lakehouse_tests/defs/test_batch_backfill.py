@@ -199,7 +199,7 @@ def test_overlapping_compaction_runs_take_turns_and_both_leave_a_correct_table(p
     writer pool of one must run the two compactions one after the other, and no commit is lost."""
     from deltalake import DeltaTable
 
-    from stock_lakehouse.s3 import deltalake_storage_options
+    from stock_lakehouse.clients.s3 import deltalake_storage_options
     from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
 
     ranges = ([d.isoformat() for d in DAYS], [DAYS[1].isoformat()])
@@ -325,7 +325,7 @@ def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(plat
 def _compacted_offsets(services: Settings, prefix: str, day: date) -> list[int]:
     from deltalake import DeltaTable
 
-    from stock_lakehouse.s3 import deltalake_storage_options
+    from stock_lakehouse.clients.s3 import deltalake_storage_options
     from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
 
     s3 = services.s3.model_copy(update={"prefix": prefix})

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from spark_jobs.stream_ticks import DeltaBatchWriter
+from stock_lakehouse.clients.delta_log import DayStats, TableStats
 from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.defs.ingest.sensors import (
     partition_events,
@@ -16,7 +17,6 @@ from stock_lakehouse.defs.ingest.sensors import (
     restart_delay,
     stream_supervisor,
 )
-from stock_lakehouse.delta_stats import DayStats, TableStats
 from stock_lakehouse.settings import Settings, StreamSettings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import DEFAULT_TICKERS

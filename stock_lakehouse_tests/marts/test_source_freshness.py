@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from stock_lakehouse.clients.s3 import deltalake_storage_options, ensure_bucket
 from stock_lakehouse.defs.marts.freshness import CHECK_NAME, load_freshness_checks
 from stock_lakehouse.defs.resources import build_resources
-from stock_lakehouse.s3 import deltalake_storage_options, ensure_bucket
 from stock_lakehouse.settings import Settings, get_settings
 from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS, table_uri
 from stock_lakehouse_tests.support.marts_seed import TICKS_SCHEMA

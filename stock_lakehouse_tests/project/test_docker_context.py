@@ -30,7 +30,13 @@ NEVER_COPIED = [
     "bench/results/ingest.json",
     ".git/config",
 ]
-COPIED = [".env.example", "pyproject.toml", "Makefile", "stock_lakehouse/cli.py", "jars/pom.xml"]
+COPIED = [
+    ".env.example",
+    "pyproject.toml",
+    "Makefile",
+    "stock_lakehouse/cli/app.py",
+    "jars/pom.xml",
+]
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -103,4 +109,4 @@ def test_the_matcher_reads_docker_rules_as_docker_does():
     assert not ignored(".env.example", parsed)
     assert ignored("a/b/__pycache__/x.pyc", parsed) and ignored(".state/x/y", parsed)
     assert not ignored("src/.env", parsed)  # patterns start at the context root
-    assert not ignored("stock_lakehouse/cli.py", parsed)
+    assert not ignored("stock_lakehouse/cli/app.py", parsed)

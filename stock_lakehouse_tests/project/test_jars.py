@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyspark
 
+from stock_lakehouse.clients.spark_session import spark_jars
 from stock_lakehouse.settings import get_settings
-from stock_lakehouse.spark_session import spark_jars
 
 WHEEL_JARS = Path(pyspark.__file__).parent / "jars"
 # Spark's build puts this empty stub into every module jar; it is identical everywhere.

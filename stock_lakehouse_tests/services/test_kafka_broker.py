@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse_tests.support.kafka_topics import create_topic
 
 pytestmark = pytest.mark.integration

@@ -70,7 +70,7 @@ def test_a_managed_server_logs_through_the_pump_which_ends_with_it(tmp_path):
 def test_kafka_client_warnings_go_to_the_project_log(tmp_path):
     from confluent_kafka import Producer
 
-    from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER, kafka_client_logger
+    from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER, kafka_client_logger
     from stock_lakehouse.settings import KafkaSettings, LocalServicesSettings, Settings
 
     settings = Settings(

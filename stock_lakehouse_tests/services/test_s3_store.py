@@ -9,7 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
-from stock_lakehouse.s3 import s3_client
+from stock_lakehouse.clients.s3 import s3_client
 
 pytestmark = pytest.mark.integration
 

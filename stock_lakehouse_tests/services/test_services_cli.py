@@ -19,9 +19,9 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.s3 import s3_client
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.s3 import s3_client
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.services.manager import LocalServices
 from stock_lakehouse.services.smoke import s3_round_trip
 from stock_lakehouse.settings import (

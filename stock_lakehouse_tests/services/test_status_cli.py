@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.producer import ensure_topic
 from stock_lakehouse.stream_lease import StreamLease

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from confluent_kafka import Producer
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import KafkaSettings, Settings
 from stock_lakehouse.simulator import (
     EXPECTED_REASON,

@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator import (
     SimulationOptions,

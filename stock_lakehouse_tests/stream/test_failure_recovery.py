@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER, end_offsets
 from stock_lakehouse.services.manager import LocalServices
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.simulator.producer import ensure_topic
@@ -43,24 +43,6 @@ pytestmark = pytest.mark.integration
 CLI = Path(sys.executable).parent / "stock-lakehouse"
 OUTAGE_SECONDS = 30
 R = QuarantineReason
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": f"{topic}-check",
-            "logger": LIBRDKAFKA_LOGGER,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-            for p in partitions
-        }
-    finally:
-        consumer.close()
 
 
 def wait_until(condition, what: str, timeout: float) -> None:
@@ -100,7 +82,7 @@ def run_through_outage(services: Settings, topic: str, state: Path, stopped: str
         assert simulator.returncode == 0, output
         assert re.search(r"failed 0\b", output), output  # the producer lost nothing
 
-        ends = end_offsets(services, topic)
+        ends = end_offsets(services, topic, timeout=30)
         expected = sum(ends.values())
 
         def caught_up() -> bool:

@@ -17,7 +17,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from spark_jobs.repair_event_times import implausible_rows, insert_into_quarantine, repair
-from stock_lakehouse import duckdb_conn
+from stock_lakehouse.clients import duckdb_conn
 from stock_lakehouse.settings import PROJECT_ROOT
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import QUARANTINE_COLUMNS, parse_ticks, quarantined, valid_ticks

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from confluent_kafka import Producer
 
-from stock_lakehouse import duckdb_conn
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse_tests.support.kafka_topics import create_topic
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from spark_jobs.stream_ticks import BatchResult, DeltaBatchWriter, LiveDayCompactor, create_tables
-from stock_lakehouse.delta_stats import table_stats
+from stock_lakehouse.clients.delta_log import table_stats
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import DEFAULT_TICKERS
 from stock_lakehouse_tests.support.ticks import kafka_rows, tick

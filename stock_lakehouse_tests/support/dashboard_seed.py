@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
+from stock_lakehouse.clients.s3 import deltalake_storage_options
 from stock_lakehouse.marts.publish import publish
-from stock_lakehouse.s3 import deltalake_storage_options
 from stock_lakehouse.settings import S3Settings, Settings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse_tests.support.marts_seed import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 
 
 def create_topic(servers: str, topic: str, partitions: int) -> None:

@@ -7,11 +7,11 @@ from datetime import date
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
-from stock_lakehouse import duckdb_conn
-from stock_lakehouse.delta_stats import table_stats
-from stock_lakehouse.s3 import deltalake_storage_options
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.delta_log import table_stats
+from stock_lakehouse.clients.s3 import deltalake_storage_options
+from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.settings import Settings
-from stock_lakehouse.spark_session import get_spark_session
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 
 

@@ -21,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import write_deltalake
 
+from stock_lakehouse.clients.s3 import deltalake_storage_options, ensure_bucket
 from stock_lakehouse.market_calendar import session_on
-from stock_lakehouse.s3 import deltalake_storage_options, ensure_bucket
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, table_uri
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from stock_lakehouse import duckdb_conn
-from stock_lakehouse.services.kafka import LIBRDKAFKA_LOGGER
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.kafka import LIBRDKAFKA_LOGGER
 from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import QuarantineReason

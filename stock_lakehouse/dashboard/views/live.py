@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import streamlit as st
 
-from stock_lakehouse.dashboard import charts, queries, ui
+from stock_lakehouse.dashboard import charts, ui
+from stock_lakehouse.read_model import queries
 
 st.title("Live")
 refresh = ui.settings().dashboard.live_refresh_seconds

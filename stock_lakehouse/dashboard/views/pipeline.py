@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from stock_lakehouse.dashboard import charts, queries, ui
-from stock_lakehouse.dashboard.status import day_status
+from stock_lakehouse.dashboard import charts, ui
+from stock_lakehouse.read_model import queries
+from stock_lakehouse.read_model.day_status import day_status
 
 st.title("Pipeline")
 tables = ui.shown(ui.pipeline_tables)

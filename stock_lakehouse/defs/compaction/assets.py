@@ -14,6 +14,7 @@ from datetime import date
 
 import dagster as dg
 
+from stock_lakehouse.clients.delta_log import table_stats
 from stock_lakehouse.compaction.audit import (
     ROWS_CHECK,
     SESSION_CHECK,
@@ -25,7 +26,6 @@ from stock_lakehouse.compaction.plan import DayResult, days_in, idle_days
 from stock_lakehouse.defs.automation.conditions import closed_day_refresh
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
 from stock_lakehouse.defs.partition_checks import per_partition
-from stock_lakehouse.delta_stats import table_stats
 from stock_lakehouse.market_calendar import session_on
 from stock_lakehouse.parent_watch import parent_env
 from stock_lakehouse.partitions import daily_partitions

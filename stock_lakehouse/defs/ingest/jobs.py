@@ -16,9 +16,6 @@ from stock_lakehouse.settings import PROJECT_ROOT, Settings
 from stock_lakehouse.stream_lease import RUN_ID_ENV, StreamLease, stop_stream
 
 STREAM_JOB = PROJECT_ROOT / "spark_jobs" / "stream_ticks.py"
-# Set on runs that `stock-lakehouse demo down` ended: the supervisor restarts those, while a run a
-# person terminated stays stopped.
-STOPPED_BY_PLATFORM_TAG = "stock_lakehouse/stopped_by"
 
 
 class StreamConfig(dg.Config):

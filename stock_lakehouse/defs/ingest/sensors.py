@@ -5,10 +5,11 @@ import time
 
 import dagster as dg
 
+from stock_lakehouse.clients.delta_log import DayStats, TableStats, table_stats
 from stock_lakehouse.defs.ingest.assets import RAW_TICKS_KEY
-from stock_lakehouse.defs.ingest.jobs import STOPPED_BY_PLATFORM_TAG, ingest_stream
-from stock_lakehouse.delta_stats import DayStats, TableStats, table_stats
+from stock_lakehouse.defs.ingest.jobs import ingest_stream
 from stock_lakehouse.partitions import daily_partitions
+from stock_lakehouse.run_tags import STOPPED_BY_PLATFORM_TAG
 from stock_lakehouse.settings import Settings, StreamSettings
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 

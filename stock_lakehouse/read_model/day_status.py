@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from stock_lakehouse.delta_stats import TableStats
+from stock_lakehouse.clients.delta_log import TableStats
 
 STREAMING = "streaming"  # today: the stream is still writing, batch layers wait for the close
 RAW_ONLY = "raw only"

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from stock_lakehouse.services.prerequisites import require_jars, require_java
+from stock_lakehouse.prerequisites import require_jars, require_java
 from stock_lakehouse.settings import Settings, get_settings
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from stock_lakehouse.s3 import deltalake_storage_options
+from stock_lakehouse.clients.s3 import deltalake_storage_options
 from stock_lakehouse.settings import S3Settings
 
 

@@ -223,16 +223,14 @@ def _print_stream(report: PlatformReport, console: Console, settings: Settings) 
 
 def _stream_run(settings: Settings) -> str:
     """The ingest_stream run in Dagster, if any, as one phrase."""
-    from stock_lakehouse.services.platform import dagster_env
-
-    env = dagster_env(settings)
-    storage = env["DAGSTER_STORAGE_DIR"]
-    if not os.path.isdir(storage):
-        return f"no Dagster instance yet at {storage} - 'make demo' starts one"
     import dagster as dg
 
-    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "DAGSTER_STORAGE_DIR")})
-    with dg.DagsterInstance.get() as instance:
+    from stock_lakehouse.clients.dagster_instance import dagster_env, dagster_instance
+
+    storage = dagster_env(settings)["DAGSTER_STORAGE_DIR"]
+    if not os.path.isdir(storage):
+        return f"no Dagster instance yet at {storage} - 'make demo' starts one"
+    with dagster_instance(settings) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="ingest_stream"), limit=1)
     if not runs:
         return "never launched (the stream_supervisor sensor starts it once the daemon runs)"
@@ -242,8 +240,8 @@ def _stream_run(settings: Settings) -> str:
 
 def _days(settings: Settings) -> tuple[list[dict[str, Any]] | None, str | None]:
     """Each day's rows and files in raw, compacted and the marts; or None and why not."""
-    from stock_lakehouse.dashboard import queries
-    from stock_lakehouse.dashboard.status import day_status
+    from stock_lakehouse.read_model import queries
+    from stock_lakehouse.read_model.day_status import day_status
     from stock_lakehouse.tables import COMPACTED_TICKS, RAW_TICKS
 
     try:

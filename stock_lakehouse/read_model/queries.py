@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pandas as pd
 
-from stock_lakehouse import duckdb_conn
-from stock_lakehouse.delta_stats import TableStats, table_stats
+from stock_lakehouse.clients import duckdb_conn
+from stock_lakehouse.clients.delta_log import TableStats, table_stats
+from stock_lakehouse.clients.s3 import s3_answers
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.s3 import s3_answers
 from stock_lakehouse.settings import Settings
 from stock_lakehouse.tables import COMPACTED_TICKS, QUARANTINE, RAW_TICKS, table_uri
 
