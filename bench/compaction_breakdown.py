@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,41 +34,36 @@ from bench.common import (
 )
 from bench.stream_job import start_python, stop_job
 
-# job.log_day: "<day>: N rows (D duplicates dropped), a -> b files, x -> y bytes in Ss (engine)";
-# its time stamp is when the day ended, which the event log's actions are placed against.
-_DAY_LINE = re.compile(
-    r" INFO (\S+): (\d+) rows \((\d+) duplicates dropped\), (\d+) -> (\d+) files, "
-    r"(\d+) -> (\d+) bytes in ([\d.]+)s(?: \(\w+\))?$"
-)
+
+def reported_day(result_json: Path) -> dict[str, Any]:
+    """The day's figures from the job's `--result-json`, named as this breakdown prints them."""
+    [day] = json.loads(result_json.read_text())["days"]
+    return {
+        "day": day["trade_date"],
+        "rows": day["compacted_rows"],
+        "duplicates_dropped": day["raw_rows"] - day["distinct_offsets"],
+        "files_in": day["raw_files"],
+        "files_out": day["compacted_files"],
+        "bytes_in": day["raw_bytes"],
+        "bytes_out": day["compacted_bytes"],
+        "seconds": day["seconds"],
+        "finished_at": day["finished_at"],
+    }
 
 
-def parse_day_line(log: Path) -> dict[str, Any]:
-    for line in log.read_text(errors="replace").splitlines():
-        if match := _DAY_LINE.search(line):
-            day, rows, dropped, files_in, files_out, bytes_in, bytes_out, seconds = match.groups()
-            return {
-                "day": day,
-                "rows": int(rows),
-                "duplicates_dropped": int(dropped),
-                "files_in": int(files_in),
-                "files_out": int(files_out),
-                "bytes_in": int(bytes_in),
-                "bytes_out": int(bytes_out),
-                "seconds": float(seconds),
-            }
-    raise RuntimeError(f"compact_ticks logged no day line - see {log}")
-
-
-def run_with_event_log(prefix: str, day: date, folder: Path) -> tuple[Path, Path]:
-    """compact_ticks as bench_compaction runs it, plus an event log; (job log, event log)."""
+def run_with_event_log(prefix: str, day: date, folder: Path) -> tuple[Path, Path, Path]:
+    """compact_ticks as bench_compaction runs it, plus an event log; (job log, its
+    --result-json, event log)."""
     events = folder / unique("events")
     events.mkdir(parents=True)
     log = events / "compact_ticks.log"
+    result_json = folder / f"{events.name}-result.json"
     submit = f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir=file://{events}"
     # One plain JSON-lines file (Spark 4 defaults to rolling, zstd-compressed logs).
     submit += " --conf spark.eventLog.rolling.enabled=false --conf spark.eventLog.compress=false"
     env = {"S3_PREFIX": prefix, "PYSPARK_SUBMIT_ARGS": f"{submit} pyspark-shell"}
-    proc = start_python([str(COMPACT_JOB), "--start", day.isoformat()], log, env)
+    args = [str(COMPACT_JOB), "--start", day.isoformat(), "--result-json", str(result_json)]
+    proc = start_python(args, log, env)
     try:
         code = proc.wait(timeout=RUN_TIMEOUT_S)
     finally:
@@ -79,17 +73,13 @@ def run_with_event_log(prefix: str, day: date, folder: Path) -> tuple[Path, Path
     written = [p for p in events.iterdir() if p.name != log.name]
     if len(written) != 1:
         raise RuntimeError(f"expected one Spark event log in {events}, found {len(written)}")
-    return log, written[0]
+    return log, result_json, written[0]
 
 
-def day_window(log: Path) -> tuple[float, float]:
-    """(start, end) of the day in epoch ms: its log line's time minus its `seconds`."""
-    day = parse_day_line(log)
-    for line in log.read_text(errors="replace").splitlines():
-        if f" INFO {day['day']}: " in line:
-            end = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1000
-            return end - day["seconds"] * 1000, end
-    raise RuntimeError(f"no day line in {log}")
+def day_window(day: dict[str, Any]) -> tuple[float, float]:
+    """(start, end) of the day in epoch ms: when the job reported it, minus its `seconds`."""
+    end = day["finished_at"] * 1000
+    return end - day["seconds"] * 1000, end
 
 
 SQL_START = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart"
@@ -162,9 +152,10 @@ def action_label(description: str) -> str:
     return f"{action} ({Path(site).name})" if site.split(":")[0].endswith(".py") else action
 
 
-def breakdown(log: Path, event_log: Path) -> dict[str, Any]:
+def breakdown(log: Path, result_json: Path, event_log: Path) -> dict[str, Any]:
     """The day's time per DataFrame action (root SQL execution), and what ran outside them."""
-    day_start, day_end = day_window(log)
+    day = reported_day(result_json)
+    day_start, day_end = day_window(day)
     app_start, executions, jobs = read_events(event_log)
     roots = {
         i: e
@@ -194,7 +185,7 @@ def breakdown(log: Path, event_log: Path) -> dict[str, Any]:
     in_actions = covered_ms([(r["start"], r["end"]) for r in roots.values()]) / 1000
     in_day = [j for j in jobs if day_start <= j["start"] < day_end]
     return {
-        "day": parse_day_line(log),
+        "day": day,
         "before_day_s": (day_start - app_start) / 1000,  # session, S3 probe, table check
         "day_s": day_s,
         "steps": steps,
@@ -221,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             build_raw_day(prefix, folder, day=args.day, ticks=args.ticks, batches=args.batches)
         wait_for_quiet(args.quiet_timeout)
         watch = OthersWatch()
-        log, event_log = run_with_event_log(prefix, args.day, folder)
+        log, result_json, event_log = run_with_event_log(prefix, args.day, folder)
         others = watch.result()
-    result = breakdown(log, event_log)
+    result = breakdown(log, result_json, event_log)
     day = result["day"]
     print_table(
         f"compact_ticks, one day: {day['rows']:,} rows, {day['files_in']} -> {day['files_out']} "

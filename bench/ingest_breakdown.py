@@ -2,10 +2,10 @@
 
     python -m bench.ingest_breakdown [--rows 200000 10] [--repeat 3]
 
-bench_ingest and bench_freshness measure the job from outside; this runs the job's own functions
-(parse_ticks, valid_ticks, quarantined, the same Delta append options) on fixed Kafka offset
-ranges in one Spark session, timing each step the way DeltaBatchWriter runs them, beside the
-`noop` reference on the same rows. A tiny batch shows the fixed cost per micro-batch.
+bench_ingest and bench_freshness measure the job from outside; this runs the job's own batch writer
+(DeltaBatchWriter, as foreachBatch calls it) on fixed Kafka offset ranges in one Spark session and
+prints the step times it reports, beside the `noop` reference on the same rows. A tiny batch shows
+the fixed cost per micro-batch.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ def offsets(topic: str, per_partition: list[int]) -> str:
 
 
 def time_batch(spark, settings: Settings, topic: str, start: list[int], end: list[int], uris):
-    """One batch as DeltaBatchWriter runs it, each step timed; then the noop reference."""
+    """One batch through the job's own DeltaBatchWriter, with the step times it reports; then
+    the noop reference on the same offsets."""
     from pyspark.sql import functions as F
 
-    from spark_jobs.stream_ticks import parse_ticks, quarantined, valid_ticks
+    from spark_jobs.stream_ticks import BatchResult, DeltaBatchWriter
     from stock_lakehouse.ticks import TICK_FIELDS
 
     batch = (
@@ -49,22 +50,17 @@ def time_batch(spark, settings: Settings, topic: str, start: list[int], end: lis
         .option("endingOffsets", offsets(topic, end))
         .load()
     )
-    steps: dict[str, float] = {}
-    began = time.monotonic()
-    parsed = parse_ticks(batch, settings.market.ticker_list).persist()
-    counts = parsed.agg(
-        F.count_if(F.col("reason").isNull()), F.count_if(F.col("reason").isNotNull())
-    ).first()
-    steps["read+parse+validate+cache+count"] = time.monotonic() - began
-    for name, frame, uri in (
-        ("append raw_ticks", valid_ticks(parsed), uris[0]),
-        ("append quarantine (empty)", quarantined(parsed), uris[1]),
-    ):
-        began = time.monotonic()
-        frame.write.format("delta").mode("append").partitionBy("trade_date").save(uri)
-        steps[name] = time.monotonic() - began
-    parsed.unpersist()
-    steps["job batch total"] = sum(steps.values())
+    writer = DeltaBatchWriter(*uris, settings.market.ticker_list, settings.market.event_time_bounds)
+    results: list[BatchResult] = []
+    writer.on_batch = results.append
+    writer.set_query_id(unique("breakdown"))  # a new transaction id: every batch is written
+    writer(batch, 0)
+    [result] = results
+    steps = {
+        "raw append (read, parse, validate)": result.raw_append_seconds,
+        "counts + quarantine append": result.after_raw_seconds,
+        "job batch total": result.seconds,
+    }
     # The contract's fields with their declared types, as a DDL schema: the lenient reference parse.
     typed = ", ".join(f"{n} {'bigint' if t == 'long' else t}" for n, t in TICK_FIELDS.items())
     began = time.monotonic()
@@ -72,7 +68,7 @@ def time_batch(spark, settings: Settings, topic: str, start: list[int], end: lis
         "t.*"
     ).write.format("noop").mode("overwrite").save()
     steps["noop reference"] = time.monotonic() - began
-    return int(counts[0]) + int(counts[1]), steps  # type: ignore[index]
+    return result.raw_rows + result.quarantined_rows, steps
 
 
 def stop_spark(spark) -> None:

@@ -5,5 +5,10 @@ import sys
 from stock_lakehouse.compaction import duckdb_engine
 from stock_lakehouse.compaction.job import job_main
 
+
+def main(argv: list[str] | None = None) -> int:
+    return job_main(argv, "duckdb", duckdb_engine.run, duckdb_engine.__doc__.splitlines()[0])
+
+
 if __name__ == "__main__":
-    sys.exit(job_main(None, "duckdb", duckdb_engine.run, duckdb_engine.__doc__.splitlines()[0]))
+    sys.exit(main())

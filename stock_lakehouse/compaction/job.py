@@ -3,7 +3,8 @@
 Run by hand, a job logs one line per day and exits non-zero when a day was refused or its check
 failed; launched by Dagster (Pipes), it also reports the materialization metadata and every
 day's figures, which the asset turns into the audit's blocking checks, one result per day.
-`--result-json PATH` writes every day's `DayResult` for scripts and benchmarks.
+`--result-json PATH` writes every day's `DayResult`, and when the day ended, for scripts and
+benchmarks; a path that cannot be written is refused before any work starts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -88,11 +90,41 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
     args.end = args.end or args.start + timedelta(days=1)
     if args.end <= args.start:
         parser.error(f"--end {args.end} must be after --start {args.start}")
+    if args.result_json is not None and (why := unwritable(args.result_json)):
+        parser.error(f"--result-json {args.result_json} cannot be written: {why}")
     return args
 
 
-def write_result_json(path: Path, engine: str, results: list[DayResult]) -> None:
-    days = [{**asdict(r), "check_passed": r.check_passed} for r in results]
+def unwritable(path: Path) -> str | None:
+    """Why `path` could not be written at the end of the run, or None; it is not created here."""
+    folder = path.parent
+    if path.is_dir():
+        return "it is a folder"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "permission denied"
+    return None
+
+
+class DayClock:
+    """When each day's result came in (epoch seconds), for `--result-json`."""
+
+    def __init__(self) -> None:
+        self.finished: dict[str, float] = {}
+
+    def __call__(self, result: DayResult) -> None:
+        self.finished[result.trade_date] = time.time()
+
+
+def write_result_json(
+    path: Path, engine: str, results: list[DayResult], clock: DayClock | None = None
+) -> None:
+    finished = clock.finished if clock else {}
+    days = [
+        {**asdict(r), "check_passed": r.check_passed, "finished_at": finished.get(r.trade_date)}
+        for r in results
+    ]
     path.write_text(json.dumps({"engine": engine, "days": days}, indent=2))
 
 
@@ -103,14 +135,20 @@ def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description
     logging.getLogger("py4j").setLevel(logging.WARNING)
     settings: Settings = get_settings()
     started = time.monotonic()
+    clock = DayClock()
     if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+
+        def on_day(result: DayResult) -> None:
+            clock(result)
+            log_day(result)
+
         try:
-            results = run_days(settings, args.start, args.end, args.target_file_mb, on_day=log_day)
+            results = run_days(settings, args.start, args.end, args.target_file_mb, on_day=on_day)
         except CannotRun as exc:
             print(f"compact_ticks: {exc}", file=sys.stderr)
             return 2
         if args.result_json:
-            write_result_json(args.result_json, engine, results)
+            write_result_json(args.result_json, engine, results, clock)
         return 0 if all(r.check_passed for r in results) else 1
     # Launched by a Dagster run worker: if it dies, run retries start another compaction of the
     # same days; this one must not go on writing beside it.
@@ -118,6 +156,7 @@ def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description
     with open_dagster_pipes() as pipes:  # launched by Dagster: report into the run
 
         def report(result: DayResult) -> None:
+            clock(result)
             log_day(result)
             pipes.log.info(f"compacted {result.trade_date}: {asdict(result)}")
 
@@ -128,7 +167,7 @@ def job_main(argv: list[str] | None, engine: str, run_days: RunDays, description
             print(f"compact_ticks: {exc}", file=sys.stderr)
             return 2
         if args.result_json:
-            write_result_json(args.result_json, engine, results)
+            write_result_json(args.result_json, engine, results, clock)
         if any(not r.refused for r in results):  # a refused day keeps its last materialization
             pipes.report_asset_materialization(
                 metadata=materialization_metadata(results, time.monotonic() - started, engine)

@@ -3,6 +3,7 @@ idempotent, atomic, and the same rows in the same order whichever engine wrote t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -213,6 +214,8 @@ def test_every_compacted_file_is_sorted_inside_even_when_the_writer_spills(
         "duckdb": {"COMPACTION_DUCKDB_MEMORY_LIMIT": "32MB"},
     }[engine]
     log = test_state_dir / f"compaction-spill-{engine}-{os.getpid()}.log"
+    result_json = log.with_suffix(".json")
+    started = time.time()
     with log.open("wb") as out:
         done = subprocess.run(
             [
@@ -222,6 +225,8 @@ def test_every_compacted_file_is_sorted_inside_even_when_the_writer_spills(
                 DAY_1.isoformat(),
                 "--end",
                 DAY_3.isoformat(),
+                "--result-json",
+                str(result_json),
             ],
             env={**os.environ, "S3_PREFIX": seeded.s3.prefix, **spill_env},
             cwd=PROJECT_ROOT,
@@ -230,6 +235,15 @@ def test_every_compacted_file_is_sorted_inside_even_when_the_writer_spills(
             timeout=600,
         )
     assert done.returncode == 0, log.read_text()[-3000:]
+    # --result-json, as bench reads it: each day's figures match the table, in the order run.
+    reported = json.loads(result_json.read_text())
+    assert reported["engine"] == engine
+    assert [d["trade_date"] for d in reported["days"]] == [DAY_1.isoformat(), DAY_2.isoformat()]
+    finished = [d["finished_at"] for d in reported["days"]]
+    assert started < finished[0] <= finished[1] < time.time()
+    for day, figures in zip((DAY_1, DAY_2), reported["days"], strict=True):
+        assert figures["check_passed"] and figures["refused"] == ""
+        assert figures["compacted_rows"] == day_rows(seeded, COMPACTED_TICKS, day).num_rows
     for day in (DAY_1, DAY_2):
         files = rows_in_file_order(seeded, day, FILE_ORDER)
         assert files

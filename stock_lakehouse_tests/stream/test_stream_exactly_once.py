@@ -62,6 +62,10 @@ def test_stream_writes_every_offset_once_and_quarantines_bad_ticks(
     assert sum(e["raw_rows"] for e in batches) == len(raw)
     assert sum(e["quarantined_rows"] for e in batches) == len(bad)
     assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    # Each batch's time split in two (the breakdown bench reads them): the parts make the whole.
+    for e in batches:
+        assert e["raw_append_seconds"] > 0 and e["after_raw_seconds"] >= 0
+        assert abs(e["raw_append_seconds"] + e["after_raw_seconds"] - e["seconds"]) < 0.01
 
 
 def test_stream_killed_twice_mid_batch_then_stopped_loses_and_duplicates_nothing(
