@@ -113,9 +113,9 @@ def event_split(storage: Path, started: float, ended: float) -> dict[str, float]
 
 
 def published_tickers(db: Path, day: date) -> int:
-    import duckdb
+    from stock_lakehouse.clients.duckdb_conn import connect_file
 
-    with duckdb.connect(str(db), read_only=True) as marts:
+    with connect_file(db, read_only=True) as marts:
         [(count,)] = marts.execute(
             "select count(*) from fct_daily_summary where trade_date = ?", [day]
         ).fetchall()

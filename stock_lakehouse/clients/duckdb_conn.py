@@ -35,6 +35,12 @@ def connect(
     return con
 
 
+def connect_file(database: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB file on this machine without the lake's extensions or secret: the marts' build
+    and published databases, which hold plain tables."""
+    return duckdb.connect(str(database), read_only=read_only)
+
+
 def configure(con: duckdb.DuckDBPyConnection, s3: S3Settings) -> None:
     """Offline httpfs + delta and the S3 secret, on a connection someone else opened (dbt's)."""
     duckdb_ext.init(con)  # extension_directory -> the wheels, autoinstall off

@@ -13,12 +13,12 @@ import shutil
 import uuid
 from pathlib import Path
 
-import duckdb
+from stock_lakehouse.clients import duckdb_conn
 
 
 def publish(build_db: Path, published_db: Path) -> int:
     """Copy `build_db` over `published_db` atomically; returns the published size in bytes."""
-    with duckdb.connect(str(build_db)) as con:
+    with duckdb_conn.connect_file(build_db) as con:
         con.execute("CHECKPOINT")  # fold the write-ahead log into the file before copying it
     published_db.parent.mkdir(parents=True, exist_ok=True)
     staging = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")

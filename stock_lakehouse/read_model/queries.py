@@ -51,7 +51,7 @@ def marts(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
             "materialize the daily_refresh job for a day in the Dagster UI"
         )
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb_conn.connect_file(path, read_only=True)
     except duckdb.Error as exc:
         raise StoreUnavailable(f"cannot open the marts at {path}: {_first_line(exc)}") from exc
     try:
