@@ -17,6 +17,7 @@ from pathlib import Path
 from stock_lakehouse.clients.s3 import ensure_bucket, s3_answers
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.log_rotation import LogRotation
+from stock_lakehouse.prerequisites import require_free_space
 from stock_lakehouse.services.process import ManagedProcess
 from stock_lakehouse.settings import Settings
 
@@ -78,6 +79,8 @@ def s3_identities(access_key: str, secret_key: str) -> dict:
 
 class SeaweedS3Service:
     name = "s3"
+    # Room for one more 1 GiB volume (volumeSizeLimitMB) and the filer's metadata.
+    min_free_bytes = 2 * 2**30
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -161,6 +164,7 @@ class SeaweedS3Service:
 
     def start(self) -> None:
         require_weed()
+        require_free_space(self.home, self.min_free_bytes, "the S3 store (SeaweedFS)")
         for folder in ("master", "volume", "filer"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
         self._write_identities()
