@@ -89,7 +89,7 @@ def run_compaction_job(engine: str, prefix: str, day: date, folder: Path) -> dic
         "log": str(log),
         "day": reported["trade_date"],
         "rows": reported["compacted_rows"],
-        "duplicates_dropped": reported["raw_rows"] - reported["distinct_offsets"],
+        "duplicates_dropped": reported["duplicates_dropped"],
         "files_in": reported["raw_files"],
         "files_out": reported["compacted_files"],
         "bytes_in": reported["raw_bytes"],

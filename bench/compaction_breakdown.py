@@ -41,7 +41,7 @@ def reported_day(result_json: Path) -> dict[str, Any]:
     return {
         "day": day["trade_date"],
         "rows": day["compacted_rows"],
-        "duplicates_dropped": day["raw_rows"] - day["distinct_offsets"],
+        "duplicates_dropped": day["duplicates_dropped"],
         "files_in": day["raw_files"],
         "files_out": day["compacted_files"],
         "bytes_in": day["raw_bytes"],

@@ -122,7 +122,12 @@ def write_result_json(
 ) -> None:
     finished = clock.finished if clock else {}
     days = [
-        {**asdict(r), "check_passed": r.check_passed, "finished_at": finished.get(r.trade_date)}
+        {
+            **asdict(r),
+            "duplicates_dropped": r.duplicates_dropped,
+            "check_passed": r.check_passed,
+            "finished_at": finished.get(r.trade_date),
+        }
         for r in results
     ]
     path.write_text(json.dumps({"engine": engine, "days": days}, indent=2))

@@ -41,7 +41,7 @@ def test_a_result_json_that_cannot_be_written_is_refused_before_any_day(
 def test_the_result_json_has_every_day_with_when_it_finished(tmp_path: Path):
     clock = DayClock()
     days = [
-        DayResult(day, 7, rows, 3, 900, rows, rows, 1, 800, 4, 0.5, "duckdb")
+        DayResult(day, 7, rows + 2, 3, 900, rows, rows, 1, 800, 4, 0.5, "duckdb")  # 2 replayed
         for day, rows in (("2026-03-02", 10), ("2026-03-03", 0))
     ]
     clock(days[0])
@@ -52,3 +52,4 @@ def test_the_result_json_has_every_day_with_when_it_finished(tmp_path: Path):
     assert written["days"][0]["finished_at"] == clock.finished["2026-03-02"]
     assert written["days"][1]["finished_at"] is None  # never reported: no time is made up
     assert [d["compacted_rows"] for d in written["days"]] == [10, 0]
+    assert [d["duplicates_dropped"] for d in written["days"]] == [2, 2]
