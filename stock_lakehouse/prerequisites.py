@@ -10,23 +10,15 @@ from stock_lakehouse.errors import UserFacingError
 
 
 def require_java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise UserFacingError(
-            "java not found on PATH - install a JDK 17+ (e.g. 'apt-get install openjdk-17-jdk') "
-            "or add its bin/ to PATH"
-        )
-    return java
+    return require_executable(
+        "java", "install a JDK 17+ (e.g. 'apt-get install openjdk-17-jdk') or add its bin/ to PATH"
+    )
 
 
 def require_maven() -> str:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise UserFacingError(
-            "mvn not found on PATH - install Maven 3.8+ (e.g. 'apt-get install maven'), "
-            "then run 'make jars'"
-        )
-    return mvn
+    return require_executable(
+        "mvn", "install Maven 3.8+ (e.g. 'apt-get install maven'), then run 'make jars'"
+    )
 
 
 def require_jars(folder: Path, marker_glob: str, what: str) -> Path:
