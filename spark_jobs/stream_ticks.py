@@ -46,8 +46,9 @@ from pyspark.sql import functions as F
 
 from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.parent_watch import on_parent_exit
+from stock_lakehouse.process_identity import group_members
 from stock_lakehouse.settings import Settings, get_settings
-from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease, group_members
+from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import (
     QUARANTINE_COLUMNS,

@@ -2,6 +2,7 @@
 
 PID files (services/process.py), the stream's lease (stream_lease.py) and the run launcher all
 record a PID with its start time, so that a PID the kernel handed to another program is not ours.
+A server or a stream runs in a process group of its own, so its group is what must end with it.
 """
 
 from __future__ import annotations
@@ -20,3 +21,18 @@ def process_start_ticks(pid: int) -> str | None:
     if fields[0] == "Z":  # a zombie is gone for our purposes
         return None
     return fields[19]
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) PIDs of a process group, from /proc."""
+    members = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(proc.name))
+    return members

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
-from stock_lakehouse.process_identity import process_start_ticks
+from stock_lakehouse.process_identity import group_members, process_start_ticks
 
 LEASE_FILE = "stream.lease"
 STREAM_SCRIPT = "stream_ticks.py"
@@ -118,21 +118,6 @@ class StreamLease:
             return None
         finally:
             os.close(fd)
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) PIDs of a process group, from /proc."""
-    members = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(proc.name))
-    return members
 
 
 def stop_stream(holder: LeaseHolder, grace_seconds: float) -> bool:

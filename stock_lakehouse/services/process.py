@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.log_rotation import LogRotation
-from stock_lakehouse.process_identity import process_start_ticks
+from stock_lakehouse.process_identity import group_members, process_start_ticks
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -67,6 +67,7 @@ class ManagedProcess:
     cwd: Path | None = None
     start_timeout: float = 60.0
     stop_timeout: float = 30.0
+    orphan_grace: float = 10.0  # what it left in its group gets SIGTERM, then SIGKILL after this
     rotation: LogRotation = field(default_factory=LogRotation)
 
     @property
@@ -179,7 +180,12 @@ class ManagedProcess:
         )
 
     def stop(self) -> bool:
-        """SIGTERM, then SIGKILL after `stop_timeout`. Returns True if a process was stopped."""
+        """SIGTERM, then SIGKILL after `stop_timeout`; then whatever it left in its process group.
+
+        Returns True if a process was stopped. The group matters for the Dagster processes: their
+        code servers and run workers are their children, in their group, and would otherwise
+        outlive them (an orphaned code server waits for its heartbeat to time out).
+        """
         pid = self.pid()
         if pid is None:
             return False
@@ -195,9 +201,32 @@ class ManagedProcess:
             while process_start_ticks(pid) is not None:
                 _reap(pid)
                 time.sleep(0.05)
+        _end_orphans(pid, grace_seconds=self.orphan_grace)
         self.pid_file.unlink(missing_ok=True)
         self._end_log_pump()
         return True
+
+
+def _end_orphans(pgid: int, grace_seconds: float) -> None:
+    """SIGTERM what is left in the group of a stopped leader, then SIGKILL after the grace.
+
+    Started with start_new_session, the leader's PID is its group's ID, and the kernel does not
+    hand that PID out again while any member lives: the group reaches only the leader's orphans.
+    """
+    if not group_members(pgid):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not group_members(pgid):
+        return  # (an empty group's ID may be handed out again: signal it no more)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + grace_seconds
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _reap(pid: int) -> None:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from stock_lakehouse.process_identity import group_members
 from stock_lakehouse.services.manager import LocalServices
 from stock_lakehouse.settings import PROJECT_ROOT
-from stock_lakehouse.stream_lease import LeaseHolder, StreamLease, group_members
+from stock_lakehouse.stream_lease import LeaseHolder, StreamLease
 from stock_lakehouse_tests.support.kafka_topics import create_topic
 from stock_lakehouse_tests.support.stream_job import (
     JOB,
@@ -32,7 +33,8 @@ from stock_lakehouse_tests.support.stream_job import (
 pytestmark = pytest.mark.integration
 
 
-def wait_for(condition, what: str, timeout: float, log: Path | None = None):
+def wait_for(condition, what: str, timeout: float, log: Path | None = None, describe=None):
+    """Poll `condition`; on timeout fail with the log's tail or what `describe()` says is left."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -40,7 +42,15 @@ def wait_for(condition, what: str, timeout: float, log: Path | None = None):
             return value
         time.sleep(0.5)
     tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+    left = describe() if describe else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}{left}")
+
+
+def command_line(pid: int) -> str:
+    try:
+        return f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return f"{pid}: (gone)"
 
 
 def committed_batches(checkpoint: Path) -> int:
@@ -289,7 +299,12 @@ def test_kill_9_of_the_run_worker_then_of_the_stream_leaves_one_supervised_strea
     assert leftovers == []  # the terminated run's stream had stopped with its run
     assert stream_processes(unique_name) == []
     # Nor any other process of these streams (their JVMs carry the same environment).
-    wait_for(lambda: not processes_with(unique_name), "every JVM of the streams to end", 30)
+    wait_for(
+        lambda: not processes_with(unique_name),
+        "every JVM of the streams to end",
+        30,
+        describe=lambda: "\n".join(command_line(pid) for pid in processes_with(unique_name)),
+    )
 
     # What the three streams left: every offset once, after a drain of the rest.
     landed = drain_and_count(services, unique_name, checkpoint, state / "drain.log")
