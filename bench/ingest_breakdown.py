@@ -34,12 +34,14 @@ def offsets(topic: str, per_partition: list[int]) -> str:
     return json.dumps({topic: {str(p): o for p, o in enumerate(per_partition)}})
 
 
-def time_batch(spark, settings: Settings, topic: str, start: list[int], end: list[int], uris):
+def time_batch(
+    spark, settings: Settings, topic: str, start: list[int], end: list[int], writer, batch_id: int
+):
     """One batch through the job's own DeltaBatchWriter, with the step times it reports; then
     the noop reference on the same offsets."""
     from pyspark.sql import functions as F
 
-    from spark_jobs.stream_ticks import BatchResult, DeltaBatchWriter
+    from spark_jobs.stream_ticks import BatchResult
     from stock_lakehouse.ticks import TICK_FIELDS
 
     batch = (
@@ -50,11 +52,9 @@ def time_batch(spark, settings: Settings, topic: str, start: list[int], end: lis
         .option("endingOffsets", offsets(topic, end))
         .load()
     )
-    writer = DeltaBatchWriter(*uris, settings.market.ticker_list, settings.market.event_time_bounds)
     results: list[BatchResult] = []
     writer.on_batch = results.append
-    writer.set_query_id(unique("breakdown"))  # a new transaction id: every batch is written
-    writer(batch, 0)
+    writer(batch, batch_id)
     [result] = results
     steps = {
         "raw append (read, parse, validate)": result.raw_append_seconds,
@@ -102,7 +102,21 @@ def main(argv: list[str] | None = None) -> int:
         spark = get_spark_session("bench_ingest_breakdown", settings)
         prefix = unique("bench/breakdown")
         s3 = settings.s3.model_copy(update={"prefix": prefix})
-        uris = (table_uri(s3, RAW_TICKS, scheme="s3a"), table_uri(s3, QUARANTINE, scheme="s3a"))
+        from spark_jobs.stream_ticks import DeltaBatchWriter
+
+        # One writer, as in the job: its first batch (a warm-up) reads the tables' logs for a
+        # replay; the later ones, like every batch of a running stream after its first, do not.
+        created = time.time()
+        writer = DeltaBatchWriter(
+            table_uri(s3, RAW_TICKS, scheme="s3a"),
+            table_uri(s3, QUARANTINE, scheme="s3a"),
+            settings.market.ticker_list,
+            s3,
+            settings.market.event_time_bounds,
+            query_created_at=lambda: created,
+        )
+        writer.set_query_id(unique("breakdown"))
+        batch_id = 0
         # Messages are keyed by ticker, so partitions fill unevenly: each batch takes from each
         # partition in proportion to its size, as maxOffsetsPerTrigger does.
         ends = partition_ends(settings, options.topic)
@@ -114,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                         min(e, a + round(rows * e / total))
                         for a, e in zip(position, ends, strict=True)
                     ]
-                    got, steps = time_batch(spark, settings, options.topic, position, end, uris)
+                    got, steps = time_batch(
+                        spark, settings, options.topic, position, end, writer, batch_id
+                    )
+                    batch_id += 1
                     position = end
                     label = "warm-up" if n == 0 else f"#{n}"
                     print(

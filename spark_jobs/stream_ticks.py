@@ -5,10 +5,10 @@
 
 Exactly once, for every reader of either table: the Kafka offsets of each micro-batch are logged in
 the checkpoint before the batch runs, so a restarted query replays the very same offsets; each batch
-is appended to both tables as Delta transactions tagged (txnAppId = query id, txnVersion = batch
-id), so Delta skips whichever of the two appends had already committed before a crash. The query
-id lives in the checkpoint: a new checkpoint gets a new id, so its batch ids never collide with
-those of an old one.
+is appended to both tables as Delta commits marked (query id, batch id), and the first batch after
+a start, the only one that can be a replay, skips whichever of its two appends the tables' logs
+show committed before a crash. The query id lives in the checkpoint: a new checkpoint gets a new
+id, so its batch ids never collide with those of an old one.
 
 One stream per checkpoint: before Spark starts, the job takes the checkpoint's lease
 (stock_lakehouse.stream_lease); a second job on the same checkpoint exits at once, naming the
@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +45,11 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from stock_lakehouse.clients.delta_log import batch_marker, stream_batch_committed
 from stock_lakehouse.clients.spark_session import get_spark_session
 from stock_lakehouse.parent_watch import on_parent_exit
 from stock_lakehouse.process_identity import group_members
-from stock_lakehouse.settings import Settings, get_settings
+from stock_lakehouse.settings import S3Settings, Settings, get_settings
 from stock_lakehouse.stream_lease import RUN_ID_ENV, CheckpointHeld, StreamLease
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import (
@@ -63,11 +65,6 @@ __all__ = ["QUARANTINE_COLUMNS", "RAW_COLUMNS", "parse_ticks", "quarantined", "r
 
 log = logging.getLogger("stream_ticks")
 
-# Delta sets this session conf to the version of each commit it makes. Unset before an append, it
-# is still unset afterwards when Delta skipped the append (the batch's transaction id had
-# committed before a crash). Not a comparison with the value before: raw's new version may equal
-# quarantine's last one.
-LAST_COMMIT_CONF = "spark.databricks.delta.lastCommitVersionInSession"
 STREAM_SPARK_CONF = {
     # Live-day compaction (OPTIMIZE of today's raw_ticks partition): files at least minFileSize
     # are left alone, so each pass merges what arrived since the last one (and the one file still
@@ -190,34 +187,56 @@ def _first_line(exc: BaseException) -> str:
 
 
 class DeltaBatchWriter:
-    """foreachBatch sink: appends one micro-batch to both tables idempotently."""
+    """foreachBatch sink: appends one micro-batch to both tables idempotently.
+
+    Each append is marked in its commit's userMetadata with (query id, batch id). Only the first
+    batch a writer runs can be a replay (Spark replans nothing it has committed), so that batch
+    alone is looked up in each table's log (delta_log.stream_batch_committed, a commit or two);
+    the later ones are new by construction. Not Delta's txnAppId: with it, every append rebuilt
+    the table's whole state to find the last transaction version, ~1 s per append and growing
+    with the table's history.
+    """
 
     def __init__(
         self,
         raw_uri: str,
         quarantine_uri: str,
         known_tickers: list[str],
+        s3: S3Settings,
         bounds: EventTimeBounds | None = None,
+        query_created_at: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.raw_uri = raw_uri
         self.quarantine_uri = quarantine_uri
         self.known_tickers = known_tickers
+        self.s3 = s3
         self.bounds = bounds or EventTimeBounds()
+        # When the query first started (its checkpoint was created): none of its commits is older.
+        self.query_created_at = query_created_at
         self._query_id = threading.Event()
         self.app_id = ""
         self.on_batch = lambda result: None
         self.stop_requested = threading.Event()
         self.live_compactor: LiveDayCompactor | None = None
+        self._looked_up: set[str] = set()  # tables whose log this writer has read
+        self._last_written: dict[str, int] = {}
+
+    def _committed(self, uri: str, batch_id: int) -> bool:
+        """Had this batch committed to this table (before a restart, or just now)?"""
+        if uri in self._looked_up and batch_id > self._last_written.get(uri, -1):
+            return False  # after the first batch, every batch is new
+        self._looked_up.add(uri)
+        return stream_batch_committed(uri, self.s3, self.app_id, batch_id, self.query_created_at())
 
     def _append(self, frame: DataFrame, uri: str, batch_id: int) -> None:
         (
             frame.write.format("delta")
             .mode("append")
             .partitionBy("trade_date")
-            .option("txnAppId", self.app_id)
-            .option("txnVersion", batch_id)
+            .option("userMetadata", batch_marker(self.app_id, batch_id))
             .save(uri)
         )
+        self._last_written[uri] = batch_id
 
     @staticmethod
     def _observed(counts: Observation, timeout: float = 30) -> tuple[int, int] | None:
@@ -255,14 +274,15 @@ class DeltaBatchWriter:
             F.count_if(F.col("reason").isNotNull()).alias("bad"),
         )
         spark = batch.sparkSession
-        spark.conf.unset(LAST_COMMIT_CONF)
-        self._append(valid_ticks(observed), self.raw_uri, batch_id)
-        raw_appended = time.monotonic()
         measured = None  # stays None for a replayed batch whose raw append had committed
-        if spark.conf.get(LAST_COMMIT_CONF, None) is not None:
+        if not self._committed(self.raw_uri, batch_id):
+            self._append(valid_ticks(observed), self.raw_uri, batch_id)
             measured = self._observed(counts)
-        if measured is None or measured[1] > 0:
-            # Unknown counts write quarantine too: Delta skips it if it had committed.
+        raw_appended = time.monotonic()
+        if (measured is None or measured[1] > 0) and not self._committed(
+            self.quarantine_uri, batch_id
+        ):
+            # Unknown counts write quarantine too, unless it had committed.
             seen = Observation(f"stream_ticks-{batch_id}-quarantine")
             judged = parsed.observe(seen, F.count(F.lit(1)).alias("rows"))
             self._append(quarantined(judged), self.quarantine_uri, batch_id)
@@ -301,11 +321,14 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None, on_s
     """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C.
 
     `on_batch(BatchResult)` follows every committed batch, `on_start(query_id)` the start."""
+    query_metadata = settings.stream.checkpoint_dir / "metadata"  # written once, at creation
     writer = DeltaBatchWriter(
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
         settings.market.ticker_list,
+        settings.s3,
         settings.market.event_time_bounds,
+        query_created_at=lambda: _modified_at(query_metadata),
     )
     writer.on_batch = on_batch or _log_batch
     writer.live_compactor = LiveDayCompactor(
@@ -352,6 +375,13 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None, on_s
             raise RuntimeError(f"stream_ticks failed: {query.exception()}")
     finally:
         stop_jvm(spark)
+
+
+def _modified_at(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def stop_jvm(spark: SparkSession, timeout: float = 15) -> None:

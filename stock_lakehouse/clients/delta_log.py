@@ -1,4 +1,5 @@
-"""Per-day statistics of a Delta table, read from its transaction log alone (no data scan, no JVM).
+"""What a Delta table's transaction log alone tells (no data scan, no JVM): per-day statistics, and
+whether a stream's batch has committed.
 
 Each Delta `add` action carries its partition value, size, row count and min/max column stats, so
 summing the live files of one `trade_date` gives rows, files, bytes and the event-time range of
@@ -7,6 +8,7 @@ that day in milliseconds, however large the table.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import pairwise
@@ -115,3 +117,58 @@ def offsets_cannot_repeat(uri: str, s3: S3Settings, day: str, version: int) -> b
         if any(later[0] <= earlier[1] for earlier, later in pairwise(spans)):
             return False
     return True
+
+
+# A stream's append carries this in its commit's userMetadata: which query wrote it, which batch.
+def batch_marker(app_id: str, batch_id: int) -> str:
+    return json.dumps({"app": app_id, "batch": batch_id}, separators=(",", ":"))
+
+
+def _marked_batch(commit: dict, app_id: str) -> int | None:
+    """The batch id of `app_id` a commit (from history()) carries, else None."""
+    try:
+        marker = json.loads(commit.get("userMetadata") or "")
+    except ValueError:
+        return None
+    if isinstance(marker, dict) and marker.get("app") == app_id:
+        return int(marker["batch"])
+    return None
+
+
+# Commit timestamps and the checkpoint's file times come from two clocks (on one machine, the
+# same one): a commit this much older than the query's creation is still looked at.
+CLOCK_MARGIN_MS = 60_000
+
+
+def stream_batch_committed(
+    uri: str, s3: S3Settings, app_id: str, batch_id: int, created_at: float | None = None
+) -> bool:
+    """Did the stream `app_id` already commit batch `batch_id` to the Delta table at `uri`?
+
+    Read from the log alone (delta-rs, on the driver): walking back from the newest commit, the
+    first commit marked by `app_id` names the last batch it committed (its batches commit in
+    order). Commits older than the query (`created_at`, epoch seconds) cannot be its own, so the
+    walk stops there: a new query's first batch reads a commit or two, not the whole history.
+    An append tagged the former way (Delta txnAppId = app_id) counts too.
+    """
+    options = deltalake_storage_options(s3)
+    try:
+        table = DeltaTable(uri.replace("s3a://", "s3://", 1), storage_options=options)
+    except TableNotFoundError:
+        return False
+    former = table.transaction_version(app_id)
+    if former is not None and former >= batch_id:
+        return True
+    oldest_ms = None if created_at is None else created_at * 1000 - CLOCK_MARGIN_MS
+    limit = 8
+    while True:
+        history = table.history(limit=limit)  # newest first
+        for commit in history:
+            marked = _marked_batch(commit, app_id)
+            if marked is not None:
+                return marked >= batch_id
+            if oldest_ms is not None and commit.get("timestamp", 0) < oldest_ms:
+                return False
+        if len(history) < limit:
+            return False  # the whole history read
+        limit *= 4

@@ -89,6 +89,7 @@ def test_partitions_sensor_reports_rows_per_day_from_the_delta_log(spark, servic
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
         list(DEFAULT_TICKERS),
+        settings.s3,
     )
     writer.set_query_id("test")
     day1 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC).timestamp()

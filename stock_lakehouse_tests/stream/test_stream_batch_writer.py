@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from spark_jobs.stream_ticks import BatchResult, DeltaBatchWriter, LiveDayCompactor, create_tables
+from spark_jobs.stream_ticks import (
+    BatchResult,
+    DeltaBatchWriter,
+    LiveDayCompactor,
+    create_tables,
+    parse_ticks,
+    valid_ticks,
+)
 from stock_lakehouse.clients.delta_log import table_stats
 from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.ticks import DEFAULT_TICKERS
@@ -25,7 +32,7 @@ def test_batches_without_bad_rows_commit_raw_only_and_a_replayed_batch_writes_no
 ):
     s3 = services.s3.model_copy(update={"prefix": unique_name})
     raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
-    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS))
+    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS), s3)
     writer.set_query_id("test-query")
     results: list[BatchResult] = []
     writer.on_batch = results.append
@@ -65,7 +72,7 @@ def test_the_live_day_is_compacted_between_batches_without_touching_rows_or_othe
 
     s3 = services.s3.model_copy(update={"prefix": unique_name})
     raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
-    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS))
+    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS), s3)
     writer.set_query_id("test-live-query")
     clock = [0.0]
     today = datetime.now(UTC).date().isoformat()
@@ -100,6 +107,81 @@ def test_the_live_day_is_compacted_between_batches_without_touching_rows_or_othe
     assert len(optimizes) == 2
     assert all(today in h["operationParameters"]["predicate"] for h in optimizes)
 
-    # A batch replayed after the passes is still skipped: the transaction ids survive OPTIMIZE.
-    writer(kafka_rows(spark, live, [now] * 6), 5)
+    # A batch replayed after the passes, by a restarted writer, is still skipped: the log is
+    # read past the OPTIMIZE commits to the last append of the query.
+    restarted = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS), s3)
+    restarted.set_query_id("test-live-query")
+    restarted(kafka_rows(spark, live, [now] * 6), 5)
     assert spark.read.format("delta").load(raw_uri).count() == 36
+
+
+def test_a_restarted_writer_skips_exactly_the_appends_that_had_committed_before_the_crash(
+    services, spark, unique_name
+):
+    """A crash between the raw and the quarantine append; a crash after both; an append of
+    the former kind (Delta txnAppId); a new query whose batch ids restart at 0."""
+    s3 = services.s3.model_copy(update={"prefix": unique_name})
+    raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
+    created = datetime.now(UTC).timestamp()
+
+    def started(query: str) -> tuple[DeltaBatchWriter, list[BatchResult]]:
+        writer = DeltaBatchWriter(
+            raw_uri, bad_uri, list(DEFAULT_TICKERS), s3, query_created_at=lambda: created
+        )
+        writer.set_query_id(query)
+        results: list[BatchResult] = []
+        writer.on_batch = results.append
+        return writer, results
+
+    def counts() -> tuple[int, int]:
+        return tuple(spark.read.format("delta").load(u).count() for u in (raw_uri, bad_uri))
+
+    first, _ = started("q1")
+    create_tables(spark, first)
+    good = [json.dumps(tick(seq=i, tick_id=f"{i:032d}")).encode() for i in range(5)]
+    mixed = [*good, b"not json", b"{}"]
+    first(kafka_rows(spark, good), 0)
+
+    # Batch 1: the raw append commits, then the process dies before the quarantine append.
+    real_append = first._append
+
+    def dies_before_quarantine(frame, uri, batch_id):
+        if uri == bad_uri:
+            raise RuntimeError("killed")
+        real_append(frame, uri, batch_id)
+
+    first._append = dies_before_quarantine
+    with pytest.raises(RuntimeError, match="killed"):
+        first(kafka_rows(spark, mixed), 1)
+    assert counts() == (10, 0)
+
+    second, results = started("q1")
+    second(kafka_rows(spark, mixed), 1)  # the replay: raw skipped, quarantine written
+    second(kafka_rows(spark, mixed), 2)
+    assert counts() == (15, 4)
+    assert [(r.batch_id, r.raw_rows, r.quarantined_rows, r.replayed) for r in results] == [
+        (1, 0, 0, True),
+        (2, 5, 2, False),
+    ]
+
+    # Batch 2 again after a crash that followed both of its appends: nothing written.
+    third, results = started("q1")
+    third(kafka_rows(spark, mixed), 2)
+    assert counts() == (15, 4)
+    assert [(r.batch_id, r.replayed) for r in results] == [(2, True)]
+
+    # An append the former way (Delta's txnAppId/txnVersion) counts as committed too.
+    rows = valid_ticks(parse_ticks(kafka_rows(spark, good), list(DEFAULT_TICKERS)))
+    rows.write.format("delta").mode("append").option("txnAppId", "stream_ticks-q1").option(
+        "txnVersion", 3
+    ).save(raw_uri)
+    fourth, results = started("q1")
+    fourth(kafka_rows(spark, good), 3)
+    assert counts() == (20, 4)
+    assert [(r.batch_id, r.replayed) for r in results] == [(3, True)]
+
+    # A new checkpoint, a new query: its batch 0 is new, whatever q1's batch 0 was.
+    other, results = started("q2")
+    other(kafka_rows(spark, mixed), 0)
+    assert counts() == (25, 6)
+    assert [(r.batch_id, r.raw_rows, r.quarantined_rows) for r in results] == [(0, 5, 2)]

@@ -81,7 +81,7 @@ class RawSeeder:
         ]
         writer = self.writers.get(app)
         if writer is None:
-            writer = DeltaBatchWriter(self.raw_uri, self.quarantine_uri, list(TICKERS))
+            writer = DeltaBatchWriter(self.raw_uri, self.quarantine_uri, list(TICKERS), self.s3)
             writer.set_query_id(app)
             self.writers[app] = writer
         batch_id = self.batch_ids.get(app, 0)
