@@ -58,6 +58,7 @@ from stock_lakehouse.tick_parsing import (
     parse_ticks,
     quarantined,
     valid_ticks,
+    with_batch_clock,
 )
 from stock_lakehouse.ticks import EventTimeBounds
 
@@ -261,7 +262,9 @@ class DeltaBatchWriter:
             # and runs again after a restart, from the offsets the checkpoint logged for it.
             raise StopRequested(f"batch {batch_id} not started: stop requested")
         started = time.monotonic()
-        parsed = parse_ticks(batch, self.known_tickers, self.bounds)
+        # The batch's clock as a column: the same generated code for every batch (parse_ticks).
+        clocked = with_batch_clock(batch, datetime.now(UTC))
+        parsed = parse_ticks(clocked, self.known_tickers, self.bounds, now=F.col("_clock"))
         # One pass over the batch in the common case: the raw append counts both kinds of rows as
         # it runs (no cache, no count job), and quarantine is written only when there are bad
         # rows, in a second pass over those offsets. Each pass filters behind an `observe`: that

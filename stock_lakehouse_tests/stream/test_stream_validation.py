@@ -225,3 +225,37 @@ def test_the_simulators_messages_take_the_canonical_form(spark):
         .collect()
     )
     assert [r["m"] for r in matched] == [True] * 50 + [False]
+
+
+def test_the_batch_clock_judges_and_stamps_each_batch_and_the_next_batch_compiles_nothing(spark):
+    """The stream's clock is a column of the batch (with_batch_clock), not a literal in the code:
+    each batch is judged by its own clock, and Spark reuses the code it generated for the last."""
+    from pyspark.sql import functions as F
+
+    from stock_lakehouse.tick_parsing import with_batch_clock
+
+    ahead = EVENT + 3600  # an hour after Kafka's time: more than the 5 minutes of lead allowed
+    payload = json.dumps(tick(timestamp=ahead)).encode()
+    kafka_late = datetime.fromtimestamp(ahead, UTC)  # Kafka got it at its event time
+
+    def judged(clock: datetime):
+        rows = with_batch_clock(kafka_rows(spark, [payload], [kafka_late]), clock)
+        parsed = parse_ticks(rows, list(DEFAULT_TICKERS), now=F.col("_clock"))
+        return parsed.collect()[0]
+
+    compilations = (
+        spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    )
+    early = datetime.fromtimestamp(EVENT, UTC)  # the clock says the tick is an hour ahead
+    first = judged(early)
+    assert first["reason"] == R.IMPLAUSIBLE_EVENT_TIME
+    assert "the stream's clock" in first["detail"]
+    assert first["ingested_at"].replace(tzinfo=UTC) == early
+    compiled_before = compilations.getCount()
+
+    later = datetime.fromtimestamp(ahead + 60, UTC)  # now it is a minute in the past
+    second = judged(later)
+    assert second["reason"] is None
+    assert second["ingested_at"].replace(tzinfo=UTC) == later
+    assert str(second["trade_date"]) == kafka_late.date().isoformat()
+    assert compilations.getCount() == compiled_before  # the first batch's code, reused
