@@ -106,14 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
         # One writer, as in the job: its first batch (a warm-up) reads the tables' logs for a
         # replay; the later ones, like every batch of a running stream after its first, do not.
-        created = time.time()
         writer = DeltaBatchWriter(
             table_uri(s3, RAW_TICKS, scheme="s3a"),
             table_uri(s3, QUARANTINE, scheme="s3a"),
             settings.market.ticker_list,
             s3,
             settings.market.event_time_bounds,
-            query_created_at=lambda: created,
+            batch_planned_at=lambda batch_id: time.time(),
         )
         writer.set_query_id(unique("breakdown"))
         batch_id = 0

@@ -205,15 +205,16 @@ class DeltaBatchWriter:
         known_tickers: list[str],
         s3: S3Settings,
         bounds: EventTimeBounds | None = None,
-        query_created_at: Callable[[], float | None] = lambda: None,
+        batch_planned_at: Callable[[int], float | None] = lambda batch_id: None,
     ) -> None:
         self.raw_uri = raw_uri
         self.quarantine_uri = quarantine_uri
         self.known_tickers = known_tickers
         self.s3 = s3
         self.bounds = bounds or EventTimeBounds()
-        # When the query first started (its checkpoint was created): none of its commits is older.
-        self.query_created_at = query_created_at
+        # When Spark planned a batch (its offset log's batchTimestampMs): the batch's clock, the
+        # same on a replay, and the time before which none of its commits can be.
+        self.batch_planned_at = batch_planned_at
         self._query_id = threading.Event()
         self.app_id = ""
         self.on_batch = lambda result: None
@@ -222,12 +223,13 @@ class DeltaBatchWriter:
         self._looked_up: set[str] = set()  # tables whose log this writer has read
         self._last_written: dict[str, int] = {}
 
-    def _committed(self, uri: str, batch_id: int) -> bool:
+    def _committed(self, uri: str, batch_id: int, planned_at: float | None) -> bool:
         """Had this batch committed to this table (before a restart, or just now)?"""
         if uri in self._looked_up and batch_id > self._last_written.get(uri, -1):
             return False  # after the first batch, every batch is new
+        committed = stream_batch_committed(uri, self.s3, self.app_id, batch_id, planned_at)
         self._looked_up.add(uri)
-        return stream_batch_committed(uri, self.s3, self.app_id, batch_id, self.query_created_at())
+        return committed
 
     def _append(self, frame: DataFrame, uri: str, batch_id: int) -> None:
         (
@@ -262,8 +264,11 @@ class DeltaBatchWriter:
             # and runs again after a restart, from the offsets the checkpoint logged for it.
             raise StopRequested(f"batch {batch_id} not started: stop requested")
         started = time.monotonic()
-        # The batch's clock as a column: the same generated code for every batch (parse_ticks).
-        clocked = with_batch_clock(batch, datetime.now(UTC))
+        # The batch's clock: when Spark planned it, so a replay judges every row as the first
+        # run did; as a column, so every batch runs the same generated code (parse_ticks).
+        planned_at = self.batch_planned_at(batch_id)
+        clock = datetime.fromtimestamp(planned_at, UTC) if planned_at else datetime.now(UTC)
+        clocked = with_batch_clock(batch, clock)
         parsed = parse_ticks(clocked, self.known_tickers, self.bounds, now=F.col("_clock"))
         # One pass over the batch in the common case: the raw append counts both kinds of rows as
         # it runs (no cache, no count job), and quarantine is written only when there are bad
@@ -278,12 +283,12 @@ class DeltaBatchWriter:
         )
         spark = batch.sparkSession
         measured = None  # stays None for a replayed batch whose raw append had committed
-        if not self._committed(self.raw_uri, batch_id):
+        if not self._committed(self.raw_uri, batch_id, planned_at):
             self._append(valid_ticks(observed), self.raw_uri, batch_id)
             measured = self._observed(counts)
         raw_appended = time.monotonic()
         if (measured is None or measured[1] > 0) and not self._committed(
-            self.quarantine_uri, batch_id
+            self.quarantine_uri, batch_id, planned_at
         ):
             # Unknown counts write quarantine too, unless it had committed.
             seen = Observation(f"stream_ticks-{batch_id}-quarantine")
@@ -324,14 +329,15 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None, on_s
     """Start the query; return when it ends (availableNow) or after SIGTERM/Ctrl-C.
 
     `on_batch(BatchResult)` follows every committed batch, `on_start(query_id)` the start."""
-    query_metadata = settings.stream.checkpoint_dir / "metadata"  # written once, at creation
     writer = DeltaBatchWriter(
         table_uri(settings.s3, RAW_TICKS, scheme="s3a"),
         table_uri(settings.s3, QUARANTINE, scheme="s3a"),
         settings.market.ticker_list,
         settings.s3,
         settings.market.event_time_bounds,
-        query_created_at=lambda: _modified_at(query_metadata),
+        batch_planned_at=lambda batch_id: planned_at_in_checkpoint(
+            settings.stream.checkpoint_dir, batch_id
+        ),
     )
     writer.on_batch = on_batch or _log_batch
     writer.live_compactor = LiveDayCompactor(
@@ -380,10 +386,15 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None, on_s
         stop_jvm(spark)
 
 
-def _modified_at(path: Path) -> float | None:
+def planned_at_in_checkpoint(checkpoint: Path, batch_id: int) -> float | None:
+    """When Spark planned `batch_id` (epoch seconds): its offset log entry's batchTimestampMs.
+
+    Written once, before the batch runs, and read back unchanged when the batch is replayed.
+    """
     try:
-        return path.stat().st_mtime
-    except OSError:
+        lines = (checkpoint / "offsets" / str(batch_id)).read_text().splitlines()
+        return json.loads(lines[1])["batchTimestampMs"] / 1000
+    except (OSError, IndexError, ValueError, KeyError, TypeError):
         return None
 
 

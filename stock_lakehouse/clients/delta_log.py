@@ -135,21 +135,27 @@ def _marked_batch(commit: dict, app_id: str) -> int | None:
     return None
 
 
-# Commit timestamps and the checkpoint's file times come from two clocks (on one machine, the
-# same one): a commit this much older than the query's creation is still looked at.
+# A commit this much older than its batch's planning is still looked at (the planning time and
+# the commit times come from the driver's clock; a margin for a clock set back in between).
 CLOCK_MARGIN_MS = 60_000
 
 
+class BatchLookupError(Exception):
+    """The log cannot tell whether a batch committed: the stream stops rather than risk it."""
+
+
 def stream_batch_committed(
-    uri: str, s3: S3Settings, app_id: str, batch_id: int, created_at: float | None = None
+    uri: str, s3: S3Settings, app_id: str, batch_id: int, planned_at: float | None = None
 ) -> bool:
     """Did the stream `app_id` already commit batch `batch_id` to the Delta table at `uri`?
 
     Read from the log alone (delta-rs, on the driver): walking back from the newest commit, the
     first commit marked by `app_id` names the last batch it committed (its batches commit in
-    order). Commits older than the query (`created_at`, epoch seconds) cannot be its own, so the
-    walk stops there: a new query's first batch reads a commit or two, not the whole history.
-    An append tagged the former way (Delta txnAppId = app_id) counts too.
+    order). A commit older than the batch's planning (`planned_at`, epoch seconds, from the
+    checkpoint's offset log) cannot be the batch's, so the walk stops there: it reads the commits
+    made since the batch was planned. An append tagged the former way (Delta txnAppId) counts too.
+    When the log no longer reaches back that far (its older commits cleaned up), it raises
+    BatchLookupError instead of guessing.
     """
     options = deltalake_storage_options(s3)
     try:
@@ -159,7 +165,8 @@ def stream_batch_committed(
     former = table.transaction_version(app_id)
     if former is not None and former >= batch_id:
         return True
-    oldest_ms = None if created_at is None else created_at * 1000 - CLOCK_MARGIN_MS
+    oldest_ms = None if planned_at is None else planned_at * 1000 - CLOCK_MARGIN_MS
+    latest = table.version()
     limit = 8
     while True:
         history = table.history(limit=limit)  # newest first
@@ -167,8 +174,15 @@ def stream_batch_committed(
             marked = _marked_batch(commit, app_id)
             if marked is not None:
                 return marked >= batch_id
-            if oldest_ms is not None and commit.get("timestamp", 0) < oldest_ms:
+            stamp = commit.get("timestamp")
+            if oldest_ms is not None and stamp is not None and stamp < oldest_ms:
                 return False
-        if len(history) < limit:
-            return False  # the whole history read
+        if limit > latest:  # every commit the log holds has been read
+            if min((c.get("version", -1) for c in history), default=0) == 0:
+                return False  # back to the table's creation
+            raise BatchLookupError(
+                f"cannot tell whether batch {batch_id} of {app_id} committed to {uri}: its log "
+                "no longer holds the commits from before the batch was planned - restarting "
+                "would risk a duplicate; see docs/failure-and-recovery.md"
+            )
         limit *= 4

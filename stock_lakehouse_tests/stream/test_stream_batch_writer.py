@@ -122,11 +122,11 @@ def test_a_restarted_writer_skips_exactly_the_appends_that_had_committed_before_
     the former kind (Delta txnAppId); a new query whose batch ids restart at 0."""
     s3 = services.s3.model_copy(update={"prefix": unique_name})
     raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
-    created = datetime.now(UTC).timestamp()
+    planned = datetime.now(UTC).timestamp()  # every batch "planned" now: the bound and clock
 
     def started(query: str) -> tuple[DeltaBatchWriter, list[BatchResult]]:
         writer = DeltaBatchWriter(
-            raw_uri, bad_uri, list(DEFAULT_TICKERS), s3, query_created_at=lambda: created
+            raw_uri, bad_uri, list(DEFAULT_TICKERS), s3, batch_planned_at=lambda batch_id: planned
         )
         writer.set_query_id(query)
         results: list[BatchResult] = []
@@ -185,3 +185,53 @@ def test_a_restarted_writer_skips_exactly_the_appends_that_had_committed_before_
     other(kafka_rows(spark, mixed), 0)
     assert counts() == (25, 6)
     assert [(r.batch_id, r.raw_rows, r.quarantined_rows) for r in results] == [(0, 5, 2)]
+
+    # Every row the writers wrote was judged and stamped by its batch's planning time, replays
+    # included; only the 5 rows appended above by hand carry their own query's time.
+    stamps = [
+        r["ingested_at"].replace(tzinfo=UTC).timestamp()
+        for u in (raw_uri, bad_uri)
+        for r in spark.read.format("delta").load(u).select("ingested_at").collect()
+    ]
+    assert len(stamps) == 31
+    assert sum(abs(stamp - planned) < 0.001 for stamp in stamps) == 26
+
+
+def test_the_lookup_refuses_to_guess_when_the_log_no_longer_reaches_back(
+    services, spark, unique_name
+):
+    """Log retention removed the commits from before the batch was planned: it cannot prove the
+    batch did not commit, so it raises instead of answering 'not committed'."""
+    from stock_lakehouse.clients.delta_log import BatchLookupError, stream_batch_committed
+    from stock_lakehouse.clients.s3 import s3_client
+
+    s3 = services.s3.model_copy(update={"prefix": unique_name})
+    raw_uri, bad_uri = (table_uri(s3, t, scheme="s3a") for t in (RAW_TICKS, QUARANTINE))
+    writer = DeltaBatchWriter(raw_uri, bad_uri, list(DEFAULT_TICKERS), s3)
+    writer.set_query_id("old-query")
+    create_tables(spark, writer)
+    good = [json.dumps(tick(seq=i, tick_id=f"{i:032d}")).encode() for i in range(3)]
+    for batch in range(12):  # Delta writes a checkpoint at version 10
+        writer(kafka_rows(spark, good), batch)
+
+    assert stream_batch_committed(raw_uri, s3, "stream_ticks-old-query", 11)
+    assert not stream_batch_committed(raw_uri, s3, "stream_ticks-old-query", 12)
+    assert not stream_batch_committed(raw_uri, s3, "stream_ticks-new-query", 0)
+
+    client = s3_client(s3)
+    log_prefix = s3.key(RAW_TICKS, "_delta_log") + "/"
+    listed = client.list_objects_v2(Bucket=s3.bucket, Prefix=log_prefix)["Contents"]
+    for key in (o["Key"] for o in listed):
+        name = key.rsplit("/", 1)[1]
+        if name.endswith(".json") and int(name.split(".")[0]) < 10:
+            client.delete_object(Bucket=s3.bucket, Key=key)  # as log cleanup leaves it
+    # Still provable: the newest mark, and its batch id, are in the kept commits.
+    assert stream_batch_committed(raw_uri, s3, "stream_ticks-old-query", 11)
+    assert not stream_batch_committed(raw_uri, s3, "stream_ticks-old-query", 12)
+    # Not provable: no mark of this query in what is left, nor a commit before its planning.
+    with pytest.raises(BatchLookupError, match="no longer holds the commits"):
+        stream_batch_committed(raw_uri, s3, "stream_ticks-new-query", 0)
+    # Planned after the kept commits: they cannot be its own, so it answers.
+    assert not stream_batch_committed(
+        raw_uri, s3, "stream_ticks-new-query", 0, planned_at=datetime.now(UTC).timestamp() + 120
+    )
