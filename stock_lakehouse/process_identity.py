@@ -7,6 +7,7 @@ A server or a stream runs in a process group of its own, so its group is what mu
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 
@@ -36,3 +37,13 @@ def group_members(pgid: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(proc.name))
     return members
+
+
+def group_ends_within(pgid: int, seconds: float, poll: float = 0.1) -> bool:
+    """Wait up to `seconds` for the group to have no live member; True if it has none."""
+    deadline = time.monotonic() + seconds
+    while group_members(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True

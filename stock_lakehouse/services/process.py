@@ -19,7 +19,11 @@ from pathlib import Path
 
 from stock_lakehouse.errors import UserFacingError
 from stock_lakehouse.log_rotation import LogRotation
-from stock_lakehouse.process_identity import group_members, process_start_ticks
+from stock_lakehouse.process_identity import (
+    group_ends_within,
+    group_members,
+    process_start_ticks,
+)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -217,16 +221,11 @@ def _end_orphans(pgid: int, grace_seconds: float) -> None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if not group_members(pgid):
+    if group_ends_within(pgid, grace_seconds, poll=0.2):
         return  # (an empty group's ID may be handed out again: signal it no more)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    deadline = time.monotonic() + grace_seconds
-    while group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    group_ends_within(pgid, grace_seconds, poll=0.05)
 
 
 def _reap(pid: int) -> None:

@@ -25,19 +25,26 @@ time.sleep(600)
 """
 
 
+def python_server(
+    folder: Path, script: str, ready: Path, args: list[str] | None = None
+) -> ManagedProcess:
+    """A managed `python -c script`, healthy once it has written `ready`; 2 s of orphan grace."""
+    return ManagedProcess(
+        name="server",
+        command=[sys.executable, "-c", script, *(args or [])],
+        run_dir=folder,
+        ports=[],
+        healthy=ready.exists,
+        start_timeout=30,
+        orphan_grace=2,
+    )
+
+
 def test_stop_ends_the_children_a_server_leaves_in_its_group_even_one_deaf_to_sigterm(
     tmp_path: Path,
 ):
     children_file = tmp_path / "children"
-    server = ManagedProcess(
-        name="parent",
-        command=[sys.executable, "-c", PARENT, str(children_file)],
-        run_dir=tmp_path,
-        ports=[],
-        healthy=children_file.exists,
-        start_timeout=30,
-        orphan_grace=2,
-    )
+    server = python_server(tmp_path, PARENT, ready=children_file, args=[str(children_file)])
     server.start()
     leader = server.pid()
     assert leader is not None
@@ -65,15 +72,7 @@ def test_stop_leaves_alone_a_process_the_server_started_in_a_session_of_its_own(
         f"open({str(own)!r}, 'w').write(str(p.pid))\n"
         "time.sleep(600)\n"
     )
-    server = ManagedProcess(
-        name="launcher",
-        command=[sys.executable, "-c", script],
-        run_dir=tmp_path,
-        ports=[],
-        healthy=own.exists,
-        start_timeout=30,
-        orphan_grace=2,
-    )
+    server = python_server(tmp_path, script, ready=own)
     server.start()
     child = int(own.read_text())
     try:
