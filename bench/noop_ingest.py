@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         spark = get_spark_session("bench_plain_ingest", settings, **STREAM_SPARK_CONF)
     # The contract's fields with their declared types, as a DDL schema: the lenient reference parse.
     typed = ", ".join(f"{n} {'bigint' if t == 'long' else t}" for n, t in TICK_FIELDS.items())
-    kafka = kafka_stream(spark, settings, args.topic)
+    kafka = kafka_stream(spark, settings, args.topic, available_now=True)
     ticks = kafka.select(F.from_json(F.col("value").cast("string"), typed).alias("t"), "*")
     if args.sink == "noop":
         rows = ticks.select("t.*")  # every field: nothing for the optimizer to prune

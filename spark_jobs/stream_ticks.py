@@ -312,15 +312,33 @@ class DeltaBatchWriter:
             self.live_compactor.maybe_run(spark)
 
 
-def kafka_stream(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
+def kafka_source_options(settings: Settings, topic: str, available_now: bool) -> dict[str, str]:
+    """The Kafka source's options: where to start, how much one batch takes, when it may wait.
+
+    A live stream's batch waits for `min_batch_ticks` new ticks, at most
+    `max_batch_delay_seconds`, so a quiet stream pays Spark's fixed cost per batch less often.
+    Not for availableNow: its last batch is small by nature and must not wait.
+    """
     stream = settings.stream
+    options = {
+        "kafka.bootstrap.servers": settings.kafka.bootstrap_servers,
+        "subscribe": topic,
+        "startingOffsets": stream.starting_offsets,
+        "maxOffsetsPerTrigger": str(stream.max_offsets_per_trigger),
+        "failOnDataLoss": str(stream.fail_on_data_loss).lower(),
+    }
+    if stream.min_batch_ticks > 0 and not available_now:
+        options["minOffsetsPerTrigger"] = str(stream.min_batch_ticks)
+        options["maxTriggerDelay"] = f"{round(stream.max_batch_delay_seconds * 1000)}ms"
+    return options
+
+
+def kafka_stream(
+    spark: SparkSession, settings: Settings, topic: str, available_now: bool = False
+) -> DataFrame:
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
-        .option("subscribe", topic)
-        .option("startingOffsets", stream.starting_offsets)
-        .option("maxOffsetsPerTrigger", stream.max_offsets_per_trigger)
-        .option("failOnDataLoss", str(stream.fail_on_data_loss).lower())
+        .options(**kafka_source_options(settings, topic, available_now))
         .load()
     )
 
@@ -361,7 +379,7 @@ def run(settings: Settings, topic: str, available_now: bool, on_batch=None, on_s
     settings.stream.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     create_tables(spark, writer)
     query = (
-        kafka_stream(spark, settings, topic)
+        kafka_stream(spark, settings, topic, available_now)
         .writeStream.queryName("stream_ticks")
         .foreachBatch(writer)
         .option("checkpointLocation", str(settings.stream.checkpoint_dir))

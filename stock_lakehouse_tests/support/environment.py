@@ -49,6 +49,9 @@ TEST_ENV = {
     "SPARK_MASTER": "local[2]",
     # Never the demo's checkpoint: `services down` in a test stops the streams on these.
     "STREAM_CHECKPOINT_DIR": str(TEST_STATE_DIR / "checkpoints" / "stream_ticks"),
+    # A batch on every trigger: the stream tests produce a few ticks at a time and follow each
+    # batch; the quiet stream's wait for a minimum batch has a test of its own.
+    "STREAM_MIN_BATCH_TICKS": "0",
     "DAGSTER_HOME": str(PROJECT_ROOT),
     "DAGSTER_STORAGE_DIR": str(TEST_STATE_DIR / "dagster"),
 }
