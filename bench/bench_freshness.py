@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             "poll_interval_s": args.poll,
             "warmup_s": args.warmup,
             "max_offsets_per_trigger": settings.stream.max_offsets_per_trigger,
+            # The quiet stream's wait (STREAM_MIN_BATCH_TICKS=0 in the environment turns it off).
+            "min_batch_ticks": settings.stream.min_batch_ticks,
+            "max_batch_delay_s": settings.stream.max_batch_delay_seconds,
             "runs": runs,
         },
     )
