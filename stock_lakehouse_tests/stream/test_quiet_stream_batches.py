@@ -74,3 +74,18 @@ def test_ticks_below_the_minimum_wait_for_the_next_ones_in_one_batch(
         assert sizes == [20, 35]
     finally:
         query.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STREAM_MIN_BATCH_TICKS", "-1"),
+        ("STREAM_MIN_BATCH_TICKS", "many"),
+        ("STREAM_MAX_BATCH_DELAY_SECONDS", "0"),
+        ("STREAM_MAX_BATCH_DELAY_SECONDS", "-5"),
+    ],
+)
+def test_a_negative_minimum_or_a_delay_that_is_not_positive_is_refused_in_one_line(
+    refused_settings, name: str, value: str
+):
+    assert f"{name}='{value}'" in refused_settings(**{name: value})
