@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ from stock_lakehouse.tables import QUARANTINE, RAW_TICKS, table_uri
 from stock_lakehouse.tick_parsing import (
     QUARANTINE_COLUMNS,
     RAW_COLUMNS,
+    TickParser,
     parse_ticks,
     quarantined,
     valid_ticks,
@@ -223,6 +225,11 @@ class DeltaBatchWriter:
         self._looked_up: set[str] = set()  # tables whose log this writer has read
         self._last_written: dict[str, int] = {}
 
+    @functools.cached_property
+    def _parser(self) -> TickParser:
+        """Built at the first batch (a Column needs a running JVM), then reused by every batch."""
+        return TickParser(self.known_tickers, self.bounds, now=F.col("_clock"))
+
     def _committed(self, uri: str, batch_id: int, planned_at: float | None) -> bool:
         """Had this batch committed to this table (before a restart, or just now)?"""
         if uri in self._looked_up and batch_id > self._last_written.get(uri, -1):
@@ -269,7 +276,7 @@ class DeltaBatchWriter:
         planned_at = self.batch_planned_at(batch_id)
         clock = datetime.fromtimestamp(planned_at, UTC) if planned_at else datetime.now(UTC)
         clocked = with_batch_clock(batch, clock)
-        parsed = parse_ticks(clocked, self.known_tickers, self.bounds, now=F.col("_clock"))
+        parsed = self._parser(clocked)
         # One pass over the batch in the common case: the raw append counts both kinds of rows as
         # it runs (no cache, no count job), and quarantine is written only when there are bad
         # rows, in a second pass over those offsets. Each pass filters behind an `observe`: that

@@ -141,13 +141,25 @@ def plausible_date(ts: Column, bounds: EventTimeBounds, now: Column | None = Non
     return F.when((ts >= earliest) & (ts <= latest), F.to_date(ts))
 
 
-def parse_ticks(
-    kafka_rows: DataFrame,
-    known_tickers: list[str],
-    bounds: EventTimeBounds | None = None,
-    now: Column | None = None,
-) -> DataFrame:
-    """Kafka rows -> one row per message with typed fields, lineage, and `reason` (null = valid).
+# The message columns every parse carries through, besides the typed fields and the verdict.
+_MESSAGE_COLUMNS = [
+    "payload",
+    "payload_text",
+    "kafka_key",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+]
+
+
+class TickParser:
+    """parse_ticks' expressions, built once and applied to any number of Kafka frames.
+
+    Why an object: building the expressions costs some 7,000 py4j calls (~1.5 s of driver time
+    on a 2-core machine), more than Spark needs to run a 100-row micro-batch. A Column names
+    columns, not a DataFrame, so the stream builds its parser once per run and each batch pays
+    only for its selects.
 
     Two ways to the same typed fields: a message in the producer's canonical form (CANONICAL_TICK)
     is read by one typed `from_json`; any other message by the strict VARIANT parse. The rules
@@ -158,153 +170,191 @@ def parse_ticks(
     current_timestamp() becomes a literal inlined into the generated code, so every micro-batch
     compiled the whole parse anew (~0.9 s a batch).
     """
-    bounds = bounds or EventTimeBounds()
-    fields = list(TICK_FIELDS)
-    text = F.col("value").cast("string")
-    clock = F.current_timestamp() if now is None else now
-    parsed = (
-        kafka_rows.select(
-            "*",
-            F.coalesce(text.rlike(CANONICAL_TICK), F.lit(False)).alias("_fast"),
-            clock.alias("_now"),
-        )
-        .select(
-            F.col("value").alias("payload"),
-            # Readable text for people; `payload` keeps the exact bytes. Invalid UTF-8 becomes
-            # U+FFFD, so every reader of the Parquet string column (DuckDB refuses invalid UTF-8)
-            # can read it.
-            F.make_valid_utf8(F.col("value").cast("string")).alias("payload_text"),
-            F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
-            F.col("topic").alias("kafka_topic"),
-            F.col("partition").alias("kafka_partition"),
-            F.col("offset").alias("kafka_offset"),
-            F.col("timestamp").alias("kafka_timestamp"),
-            "_fast",
-            "_now",
-            F.when(F.col("_fast"), F.from_json(text, _TYPED_SCHEMA)).alias("_t"),
-            F.when(~F.col("_fast"), F.sha2(F.col("value"), 256)).alias("_digest"),
-        )
-        .select("*", _wrapped(F.col("payload"), F.col("_digest")).alias("_w"))
-        .select(
-            "*",
-            (
-                F.col("_fast")
-                | _is_exactly_one_object(F.col("payload"), F.col("_digest"), F.col("_w"))
-            ).alias("_single"),
-        )
-        # The fields from that one parse: `$[0]` is the object when the value is exactly one.
-        .select(
-            "*",
-            *[
-                F.when(
-                    F.col("_single") & ~F.col("_fast"),
-                    F.try_variant_get("_w", f"$[0].{f}", "variant"),
-                ).alias(f"_v_{f}")
-                for f in fields
+
+    def __init__(
+        self,
+        known_tickers: list[str],
+        bounds: EventTimeBounds | None = None,
+        now: Column | None = None,
+    ) -> None:
+        bounds = bounds or EventTimeBounds()
+        fields = list(TICK_FIELDS)
+        text = F.col("value").cast("string")
+        clock = F.current_timestamp() if now is None else now
+        # Each stage is one select; a later stage reads the columns an earlier one named.
+        stages: list[list[Column | str]] = [
+            [
+                "*",
+                F.coalesce(text.rlike(CANONICAL_TICK), F.lit(False)).alias("_fast"),
+                clock.alias("_now"),
             ],
-        )
-        .select(
-            "*",
-            *[F.schema_of_variant(f"_v_{f}").alias(f"_j_{f}") for f in fields],
-        )
-    )
+            [
+                F.col("value").alias("payload"),
+                # Readable text for people; `payload` keeps the exact bytes. Invalid UTF-8 becomes
+                # U+FFFD, so every reader of the Parquet string column (DuckDB refuses invalid
+                # UTF-8) can read it.
+                F.make_valid_utf8(F.col("value").cast("string")).alias("payload_text"),
+                F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
+                F.col("topic").alias("kafka_topic"),
+                F.col("partition").alias("kafka_partition"),
+                F.col("offset").alias("kafka_offset"),
+                F.col("timestamp").alias("kafka_timestamp"),
+                "_fast",
+                "_now",
+                F.when(F.col("_fast"), F.from_json(text, _TYPED_SCHEMA)).alias("_t"),
+                F.when(~F.col("_fast"), F.sha2(F.col("value"), 256)).alias("_digest"),
+            ],
+            ["*", _wrapped(F.col("payload"), F.col("_digest")).alias("_w")],
+            [
+                "*",
+                (
+                    F.col("_fast")
+                    | _is_exactly_one_object(F.col("payload"), F.col("_digest"), F.col("_w"))
+                ).alias("_single"),
+            ],
+            # The fields from that one parse: `$[0]` is the object when the value is exactly one.
+            [
+                "*",
+                *[
+                    F.when(
+                        F.col("_single") & ~F.col("_fast"),
+                        F.try_variant_get("_w", f"$[0].{f}", "variant"),
+                    ).alias(f"_v_{f}")
+                    for f in fields
+                ],
+            ],
+            ["*", *[F.schema_of_variant(f"_v_{f}").alias(f"_j_{f}") for f in fields]],
+        ]
 
-    def present(f: str) -> Column:  # absent and JSON null are both missing
-        return F.col("_fast") | (F.col(f"_v_{f}").isNotNull() & (F.col(f"_j_{f}") != "VOID"))
-
-    # Typed values and the rule outcomes are columns of their own, each computed once: inlined into
-    # the CASE chains below, every variant_get ran once per rule (2.6x slower).
-    typed_ok = {f: F.col("_fast") | _JSON_TYPE_OK[TICK_FIELDS[f]](F.col(f"_j_{f}")) for f in fields}
-    with_values = parsed.select(
-        "*",
-        *[
-            F.when(F.col("_fast"), F.col(f"_t.{f}"))
-            .when(typed_ok[f], F.variant_get(f"_v_{f}", "$", _SPARK_TYPE[TICK_FIELDS[f]]))
-            .alias(f)
+        # Absent and JSON null are both missing. One column per field, reused by every rule.
+        present = {
+            f: F.col("_fast") | (F.col(f"_v_{f}").isNotNull() & (F.col(f"_j_{f}") != "VOID"))
             for f in fields
-        ],
-        *[typed_ok[f].alias(f"_ok_{f}") for f in fields],
-    )
-    t = {f: F.col(f) for f in fields}
+        }
+        # Typed values and the rule outcomes are columns of their own, each computed once: inlined
+        # into the CASE chains below, every variant_get ran once per rule (2.6x slower).
+        typed_ok = {
+            f: F.col("_fast") | _JSON_TYPE_OK[TICK_FIELDS[f]](F.col(f"_j_{f}")) for f in fields
+        }
+        stages.append(
+            [
+                "*",
+                *[
+                    F.when(F.col("_fast"), F.col(f"_t.{f}"))
+                    .when(typed_ok[f], F.variant_get(f"_v_{f}", "$", _SPARK_TYPE[TICK_FIELDS[f]]))
+                    .alias(f)
+                    for f in fields
+                ],
+                *[typed_ok[f].alias(f"_ok_{f}") for f in fields],
+            ]
+        )
+        t = {f: F.col(f) for f in fields}
 
-    def mistyped(f: str) -> Column:
-        bad = ~F.col(f"_ok_{f}")
-        if TICK_FIELDS[f] == "double":  # 1e400 parses as Infinity: not a price or a time
-            bad = bad | (F.abs(t[f]) == float("inf"))
-        return present(f) & bad
+        def mistyped(f: str) -> Column:
+            bad = ~F.col(f"_ok_{f}")
+            if TICK_FIELDS[f] == "double":  # 1e400 parses as Infinity: not a price or a time
+                bad = bad | (F.abs(t[f]) == float("inf"))
+            return present[f] & bad
 
-    # A canonical message has every field, each of its type: nothing to look for.
-    missing = F.when(~F.col("_fast"), _first_field(lambda f: ~present(f), fields))
-    wrong_type = F.when(~F.col("_fast"), _first_field(mistyped, fields))
-    non_positive = _first_field(lambda f: t[f] <= 0, ["price", "bid", "ask"])
-    implausible = implausible_event_time(
-        t["timestamp"], F.col("kafka_timestamp"), bounds, F.col("_now")
-    )
+        # A canonical message has every field, each of its type: nothing to look for.
+        missing = F.when(~F.col("_fast"), _first_field(lambda f: ~present[f], fields))
+        wrong_type = F.when(~F.col("_fast"), _first_field(mistyped, fields))
+        non_positive = _first_field(lambda f: t[f] <= 0, ["price", "bid", "ask"])
+        implausible = implausible_event_time(
+            t["timestamp"], F.col("kafka_timestamp"), bounds, F.col("_now")
+        )
 
-    R = QuarantineReason
-    rules: list[tuple[Column, str, Column]] = [
-        (
-            ~F.col("_single"),
-            R.MALFORMED_JSON,
-            F.lit("payload is not exactly one JSON object in UTF-8"),
-        ),
-        (F.col("_missing").isNotNull(), R.MISSING_FIELD, F.col("_missing")),
-        (F.col("_wrong_type").isNotNull(), R.WRONG_TYPE, F.col("_wrong_type")),
-        (
-            t["schema_version"] != SCHEMA_VERSION,
-            R.UNSUPPORTED_SCHEMA_VERSION,
-            t["schema_version"].cast("string"),
-        ),
-        (
-            F.col("_implausible").isNotNull(),
-            R.IMPLAUSIBLE_EVENT_TIME,
-            F.format_string("timestamp %s is %s", t["timestamp"].cast("string"), "_implausible"),
-        ),
-        (~t["ticker"].isin(known_tickers), R.UNKNOWN_TICKER, t["ticker"]),
-        (F.col("_non_positive").isNotNull(), R.NON_POSITIVE_PRICE, F.col("_non_positive")),
-        (t["volume"] < 0, R.NEGATIVE_VOLUME, t["volume"].cast("string")),
-        (
-            t["bid"] > t["ask"],
-            R.CROSSED_QUOTE,
-            F.format_string("bid %s > ask %s", t["bid"], t["ask"]),
-        ),
-    ]
-    outcomes = with_values.select(
-        "*",
-        missing.alias("_missing"),
-        wrong_type.alias("_wrong_type"),
-        non_positive.alias("_non_positive"),
-        implausible.alias("_implausible"),
-    )
-    # The first rule that fails wins: its number, then its name and detail from that number.
-    first_failing = F.coalesce(*[F.when(c, F.lit(i)) for i, (c, _, _) in enumerate(rules)])
-    ranked = outcomes.select("*", first_failing.alias("_rule"))
-    # F.get, not element_at: element_at of a literal array with a null index gave its last element.
-    reason = F.get(F.array(*[F.lit(str(name)) for _, name, _ in rules]), F.col("_rule"))
-    detail = F.lit(None).cast("string")
-    for i, (_, _, why) in reversed(list(enumerate(rules))):
-        detail = F.when(F.col("_rule") == i, why).otherwise(detail)
+        R = QuarantineReason
+        rules: list[tuple[Column, str, Column]] = [
+            (
+                ~F.col("_single"),
+                R.MALFORMED_JSON,
+                F.lit("payload is not exactly one JSON object in UTF-8"),
+            ),
+            (F.col("_missing").isNotNull(), R.MISSING_FIELD, F.col("_missing")),
+            (F.col("_wrong_type").isNotNull(), R.WRONG_TYPE, F.col("_wrong_type")),
+            (
+                t["schema_version"] != SCHEMA_VERSION,
+                R.UNSUPPORTED_SCHEMA_VERSION,
+                t["schema_version"].cast("string"),
+            ),
+            (
+                F.col("_implausible").isNotNull(),
+                R.IMPLAUSIBLE_EVENT_TIME,
+                F.format_string(
+                    "timestamp %s is %s", t["timestamp"].cast("string"), "_implausible"
+                ),
+            ),
+            (~t["ticker"].isin(known_tickers), R.UNKNOWN_TICKER, t["ticker"]),
+            (F.col("_non_positive").isNotNull(), R.NON_POSITIVE_PRICE, F.col("_non_positive")),
+            (t["volume"] < 0, R.NEGATIVE_VOLUME, t["volume"].cast("string")),
+            (
+                t["bid"] > t["ask"],
+                R.CROSSED_QUOTE,
+                F.format_string("bid %s > ask %s", t["bid"], t["ask"]),
+            ),
+        ]
+        stages.append(
+            [
+                "*",
+                missing.alias("_missing"),
+                wrong_type.alias("_wrong_type"),
+                non_positive.alias("_non_positive"),
+                implausible.alias("_implausible"),
+            ]
+        )
+        # The first rule that fails wins: its number, then its name and detail from that number.
+        first_failing = F.coalesce(*[F.when(c, F.lit(i)) for i, (c, _, _) in enumerate(rules)])
+        stages.append(["*", first_failing.alias("_rule")])
+        # F.get, not element_at: element_at of a literal array with a null index gave its last
+        # element.
+        reason = F.get(F.array(*[F.lit(str(name)) for _, name, _ in rules]), F.col("_rule"))
+        detail = F.lit(None).cast("string")
+        for i, (_, _, why) in reversed(list(enumerate(rules))):
+            detail = F.when(F.col("_rule") == i, why).otherwise(detail)
+        stages.append(
+            [*_MESSAGE_COLUMNS, *fields, reason.alias("reason"), detail.alias("detail"), "_now"]
+        )
+        # Only a valid tick gets an event time (its timestamp was checked above); a quarantined row
+        # is filed under the day Kafka got it, or the day it was ingested when Kafka's own time is
+        # absurd.
+        event_time = F.when(F.col("reason").isNull(), F.timestamp_seconds("timestamp"))
+        stages.append(
+            [
+                *_MESSAGE_COLUMNS,
+                *fields,
+                "reason",
+                "detail",
+                event_time.alias("event_time"),
+                F.coalesce(
+                    F.to_date(event_time),
+                    plausible_date(F.col("kafka_timestamp"), bounds, F.col("_now")),
+                    F.to_date(F.col("_now")),
+                ).alias("trade_date"),
+                F.col("_now").alias("ingested_at"),
+            ]
+        )
+        self._stages = stages
 
-    typed = ranked.select(
-        *[c for c in parsed.columns if not c.startswith("_")],
-        *fields,
-        reason.alias("reason"),
-        detail.alias("detail"),
-        "_now",
-    )
-    # Only a valid tick gets an event time (its timestamp was checked above); a quarantined row is
-    # filed under the day Kafka got it, or the day it was ingested when Kafka's own time is absurd.
-    event_time = F.when(F.col("reason").isNull(), F.timestamp_seconds("timestamp"))
-    return typed.select(
-        *[c for c in typed.columns if c != "_now"],
-        event_time.alias("event_time"),
-        F.coalesce(
-            F.to_date(event_time),
-            plausible_date(F.col("kafka_timestamp"), bounds, F.col("_now")),
-            F.to_date(F.col("_now")),
-        ).alias("trade_date"),
-        F.col("_now").alias("ingested_at"),
-    )
+    def __call__(self, kafka_rows: DataFrame) -> DataFrame:
+        """Kafka rows -> one row per message: typed fields, lineage, `reason` (null = valid)."""
+        frame = kafka_rows
+        for columns in self._stages:
+            frame = frame.select(*columns)
+        return frame
+
+
+def parse_ticks(
+    kafka_rows: DataFrame,
+    known_tickers: list[str],
+    bounds: EventTimeBounds | None = None,
+    now: Column | None = None,
+) -> DataFrame:
+    """Kafka rows -> one row per message with typed fields, lineage, and `reason` (null = valid).
+
+    A parser used once; whoever parses many frames with the same rules keeps a TickParser.
+    """
+    return TickParser(known_tickers, bounds, now)(kafka_rows)
 
 
 def with_batch_clock(kafka_rows: DataFrame, now: datetime, column: str = "_clock") -> DataFrame:

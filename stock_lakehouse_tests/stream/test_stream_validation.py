@@ -97,6 +97,32 @@ def test_each_rule_names_its_reason_and_valid_ticks_pass(spark):
             assert got[offset][1] == detail, (offset, got[offset])
 
 
+def test_one_parser_judges_each_frame_it_is_given_as_parse_ticks_does(spark):
+    """The stream keeps one TickParser for all its batches: applied to one frame, then another,
+    it must judge each by its own rows, exactly as a parser built for that frame alone."""
+    from stock_lakehouse.tick_parsing import TickParser
+
+    parser = TickParser(list(DEFAULT_TICKERS))
+    frames = [
+        kafka_rows(spark, [c[0] for c in CASES]),
+        kafka_rows(spark, [json.dumps(tick(ticker=t)).encode() for t in ("ZZZZ", "AAPL", "MSFT")]),
+    ]
+    judged = ["kafka_offset", "ticker", "price", "reason", "detail", "trade_date"]
+    for frame in frames:
+        expected = (
+            parse_ticks(frame, list(DEFAULT_TICKERS))
+            .select(judged)
+            .orderBy("kafka_offset")
+            .collect()
+        )
+        assert parser(frame).select(judged).orderBy("kafka_offset").collect() == expected
+    assert [r["reason"] for r in parser(frames[1]).orderBy("kafka_offset").collect()] == [
+        R.UNKNOWN_TICKER,
+        None,
+        None,
+    ]
+
+
 def test_implausible_event_time_names_the_bound_it_breaks(spark):
     payloads = [json.dumps(tick(timestamp=ts)).encode() for ts in IMPLAUSIBLE_DETAILS]
     parsed = parse_ticks(kafka_rows(spark, payloads), list(DEFAULT_TICKERS)).collect()
@@ -229,10 +255,13 @@ def test_the_simulators_messages_take_the_canonical_form(spark):
 
 def test_the_batch_clock_judges_and_stamps_each_batch_and_the_next_batch_compiles_nothing(spark):
     """The stream's clock is a column of the batch (with_batch_clock), not a literal in the code:
-    each batch is judged by its own clock, and Spark reuses the code it generated for the last."""
+    each batch is judged by its own clock, and Spark reuses the code it generated for the last.
+    One parser serves both batches, as in the stream (its expressions are built once a run)."""
     from pyspark.sql import functions as F
 
-    from stock_lakehouse.tick_parsing import with_batch_clock
+    from stock_lakehouse.tick_parsing import TickParser, with_batch_clock
+
+    parser = TickParser(list(DEFAULT_TICKERS), now=F.col("_clock"))
 
     ahead = EVENT + 3600  # an hour after Kafka's time: more than the 5 minutes of lead allowed
     payload = json.dumps(tick(timestamp=ahead)).encode()
@@ -240,8 +269,7 @@ def test_the_batch_clock_judges_and_stamps_each_batch_and_the_next_batch_compile
 
     def judged(clock: datetime):
         rows = with_batch_clock(kafka_rows(spark, [payload], [kafka_late]), clock)
-        parsed = parse_ticks(rows, list(DEFAULT_TICKERS), now=F.col("_clock"))
-        return parsed.collect()[0]
+        return parser(rows).collect()[0]
 
     compilations = (
         spark._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
