@@ -105,8 +105,10 @@ down: ## stop everything `make demo` started (data stays in .state/)
 test: setup jars airflow-setup browser lint ## lint, then every test against real Kafka, S3 store, Spark, DuckDB, Dagster
 	$(BIN)/pytest
 
-test-unit: setup ## the tests that need no services and no JVM (pytest -m "not integration")
-	STOCK_LAKEHOUSE_UNIT_LANE=1 $(BIN)/pytest -m "not integration"
+# Spread over both cores (pytest-xdist, each idle worker takes the next test): these tests share no
+# service or port. The full suite stays in one process, its tests share one set of services.
+test-unit: setup ## the tests that need no services and no JVM (pytest -m "not integration", 2 workers)
+	STOCK_LAKEHOUSE_UNIT_LANE=1 $(BIN)/pytest -m "not integration" -n 2 --dist worksteal
 
 # Each benchmark starts its own services on the 17xxx ports (.state/bench), measures a reference in
 # the same run, and writes bench/results/<name>-<time>.json; bench.summary prints one table of
