@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
@@ -25,6 +24,7 @@ from stock_lakehouse.tables import COMPACTED_TICKS, QUARANTINE, RAW_TICKS
 from stock_lakehouse_tests.support.environment import PORT_OFFSET
 from stock_lakehouse_tests.support.lake import day_rows, delta
 from stock_lakehouse_tests.support.raw_seed import RawSeeder, tick_payloads
+from stock_lakehouse_tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,18 +39,6 @@ MASTER_PORT, MASTER_UI, WORKER_PORT, WORKER_UI = (
 def master_state() -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{MASTER_UI}/json/", timeout=5) as response:
         return json.load(response)
-
-
-def wait_for(condition, what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def port_open(port: int) -> bool:
@@ -101,8 +89,12 @@ def standalone_master(test_state_dir: Path) -> Iterator[str]:
                 subprocess.Popen([spark_class, *args], env=env, stdout=log, stderr=log)
             )
             if name == "master":
-                wait_for(lambda: port_open(MASTER_UI), "the master's web UI")
-        wait_for(lambda: master_state()["aliveworkers"] == 1, "the worker to register")
+                wait_for(lambda: port_open(MASTER_UI), "the master's web UI", ignoring=(OSError,))
+        wait_for(
+            lambda: master_state()["aliveworkers"] == 1,
+            "the worker to register",
+            ignoring=(OSError,),
+        )
         yield f"spark://127.0.0.1:{MASTER_PORT}"
     finally:
         for process in reversed(processes):

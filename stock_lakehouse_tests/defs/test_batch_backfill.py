@@ -25,6 +25,7 @@ from stock_lakehouse_tests.support.dagster_graphql import (
 )
 from stock_lakehouse_tests.support.dagster_platform import batch_env, running_dagster
 from stock_lakehouse_tests.support.raw_seed import TICKERS, RawSeeder, tick_payloads
+from stock_lakehouse_tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -260,14 +261,6 @@ def _children(pid: int, named: str) -> list[int]:
     return found
 
 
-def _wait_for(what: str, timeout_s: float, probe):
-    deadline = time.monotonic() + timeout_s
-    while not (value := probe()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
-        time.sleep(0.1)
-    return value
-
-
 def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(platform, services):
     """The worker of a daily_refresh run is killed while its compaction job runs: the job stops
     by itself (no second writer beside the retry), run monitoring fails the run, and run retries
@@ -293,29 +286,33 @@ def test_a_run_whose_worker_dies_is_retried_once_and_its_orphaned_job_stops(plat
     run_id = launched["run"]["runId"]
     instance = dg.DagsterInstance.get()
 
-    worker = _wait_for("the run's worker", 180, lambda: run_worker_pid(instance, run_id))[0]
+    worker = wait_for(
+        lambda: run_worker_pid(instance, run_id), "the run's worker", 180, interval=0.1
+    )[0]
     # Either engine's job: `python -m stock_lakehouse.compaction --start ...` or the Spark script.
-    jobs = _wait_for("the compaction job", 180, lambda: _children(worker, "--start"))
+    jobs = wait_for(lambda: _children(worker, "--start"), "the compaction job", 180, interval=0.1)
     os.kill(worker, signal.SIGKILL)
-    _wait_for(
+    wait_for(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in jobs),
         "the orphaned compaction job to stop",
         30,
-        lambda: not any(Path(f"/proc/{pid}").exists() for pid in jobs),
+        interval=0.1,
     )
 
     def finished(run_id: str) -> dg.DagsterRun | None:
         run = instance.get_run_by_id(run_id)
         return run if run is not None and run.is_finished else None
 
-    killed = _wait_for("run monitoring to fail the run", 120, lambda: finished(run_id))
+    killed = wait_for(lambda: finished(run_id), "run monitoring to fail the run", 120, interval=0.1)
     assert killed.status == dg.DagsterRunStatus.FAILURE
-    [retry] = _wait_for(
+    [retry] = wait_for(
+        lambda: instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id})),
         "the retry run",
         60,
-        lambda: instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id})),
+        interval=0.1,
     )
     assert retry.tags["dagster/retry_number"] == "1"
-    assert _wait_for("the retry", 600, lambda: finished(retry.run_id)).is_success
+    assert wait_for(lambda: finished(retry.run_id), "the retry", 600, interval=0.1).is_success
     assert day in instance.get_materialized_partitions(COMPACTED_TICKS_KEY)
     # The retried day holds what a clean run writes: each of the day's 900 ticks once.
     offsets = _compacted_offsets(services, platform["S3_PREFIX"], DAYS[0])

@@ -37,6 +37,7 @@ from stock_lakehouse_tests.support.stream_job import (
     start_job,
 )
 from stock_lakehouse_tests.support.ticks import EVENT, tick
+from stock_lakehouse_tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,29 +46,26 @@ OUTAGE_SECONDS = 30
 R = QuarantineReason
 
 
-def wait_until(condition, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
-        time.sleep(1)
-
-
 def served_end_offsets(services: Settings, topic: str, partitions: int) -> dict[int, int]:
     """End offsets of every partition, once a restarted broker serves them all again.
 
     Right after a restart the topic's metadata can carry an error while leaders are elected;
     end_offsets then answers {} (as for a missing topic), which would expect no rows at all.
     """
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            ends = end_offsets(services, topic, timeout=30)
-        except KafkaException:
-            ends = {}
-        if len(ends) == partitions:
-            return ends
-        assert time.monotonic() < deadline, f"{topic}'s {partitions} partitions not served: {ends}"
-        time.sleep(1)
+    seen: list[dict[int, int]] = [{}]
+
+    def every_partition() -> dict[int, int]:
+        seen[0] = end_offsets(services, topic, timeout=30)
+        return seen[0] if len(seen[0]) == partitions else {}
+
+    return wait_for(
+        every_partition,
+        f"{topic}'s {partitions} partitions to be served",
+        120,
+        describe=lambda: f"last answer: {seen[0]}",
+        interval=1,
+        ignoring=(KafkaException,),
+    )
 
 
 def run_through_outage(services: Settings, topic: str, state: Path, stopped: str) -> int:
@@ -92,7 +90,9 @@ def run_through_outage(services: Settings, topic: str, state: Path, stopped: str
     job = start_job(env, topic, log=log)
     restarts = 0
     try:
-        wait_until(lambda: len(batch_files(checkpoint, "commits")) >= 2, "two batches", 180)
+        wait_for(
+            lambda: len(batch_files(checkpoint, "commits")) >= 2, "two batches", 180, interval=1
+        )
         service.stop()
         time.sleep(OUTAGE_SECONDS)
         service.start()
@@ -111,7 +111,7 @@ def run_through_outage(services: Settings, topic: str, state: Path, stopped: str
             raw, bad = read_tables(services, topic)
             return len(raw) + len(bad) >= expected
 
-        wait_until(caught_up, f"the stream to catch up with {expected} offsets", 300)
+        wait_for(caught_up, f"the stream to catch up with {expected} offsets", 300, interval=1)
         os.kill(job.pid, signal.SIGTERM)  # graceful: the batch in flight commits
         job.wait(timeout=180)
     finally:

@@ -10,6 +10,7 @@ from spark_jobs.stream_ticks import kafka_source_options, kafka_stream
 from stock_lakehouse.settings import Settings
 from stock_lakehouse_tests.support.kafka_topics import create_topic
 from stock_lakehouse_tests.support.stream_job import TickProducer
+from stock_lakehouse_tests.support.waiting import wait_for
 
 
 def with_stream(settings: Settings, **changes) -> Settings:
@@ -36,14 +37,6 @@ def test_availablenow_and_a_zero_minimum_never_wait(settings: Settings):
     assert drain["maxOffsetsPerTrigger"] == str(settings.stream.max_offsets_per_trigger)
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
-
-
 @pytest.mark.integration
 def test_ticks_below_the_minimum_wait_for_the_next_ones_in_one_batch(
     spark, services: Settings, unique_name: str, tmp_path
@@ -65,12 +58,12 @@ def test_ticks_below_the_minimum_wait_for_the_next_ones_in_one_batch(
     )
     try:
         # The first batch never waits (none ran before it): it takes what is there.
-        wait_for(lambda: sizes == [20], 120, "the first batch of 20 ticks")
+        wait_for(lambda: sizes == [20], "the first batch of 20 ticks", 120, interval=0.2)
         producer.produce(20)
         time.sleep(5)  # ten triggers that find 20 new ticks, fewer than 30
         assert sizes == [20], f"a batch ran below the minimum: {sizes}"
         producer.produce(15)
-        wait_for(lambda: len(sizes) == 2, 120, "the batch over the minimum")
+        wait_for(lambda: len(sizes) == 2, "the batch over the minimum", 120, interval=0.2)
         assert sizes == [20, 35]
     finally:
         query.stop()

@@ -29,21 +29,9 @@ from stock_lakehouse_tests.support.stream_job import (
     read_tables,
     start_job,
 )
+from stock_lakehouse_tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition, what: str, timeout: float, log: Path | None = None, describe=None):
-    """Poll `condition`; on timeout fail with the log's tail or what `describe()` says is left."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    left = describe() if describe else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}{left}")
 
 
 def command_line(pid: int) -> str:
