@@ -141,18 +141,6 @@ def plausible_date(ts: Column, bounds: EventTimeBounds, now: Column | None = Non
     return F.when((ts >= earliest) & (ts <= latest), F.to_date(ts))
 
 
-# The message columns every parse carries through, besides the typed fields and the verdict.
-_MESSAGE_COLUMNS = [
-    "payload",
-    "payload_text",
-    "kafka_key",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-]
-
-
 class TickParser:
     """parse_ticks' expressions, built once and applied to any number of Kafka frames.
 
@@ -181,6 +169,19 @@ class TickParser:
         fields = list(TICK_FIELDS)
         text = F.col("value").cast("string")
         clock = F.current_timestamp() if now is None else now
+        # The message and its lineage, carried through to the output under these names.
+        message = {
+            "payload": F.col("value"),
+            # Readable text for people; `payload` keeps the exact bytes. Invalid UTF-8 becomes
+            # U+FFFD, so every reader of the Parquet string column (DuckDB refuses invalid UTF-8)
+            # can read it.
+            "payload_text": F.make_valid_utf8(F.col("value").cast("string")),
+            "kafka_key": F.make_valid_utf8(F.col("key").cast("string")),
+            "kafka_topic": F.col("topic"),
+            "kafka_partition": F.col("partition"),
+            "kafka_offset": F.col("offset"),
+            "kafka_timestamp": F.col("timestamp"),
+        }
         # Each stage is one select; a later stage reads the columns an earlier one named.
         stages: list[list[Column | str]] = [
             [
@@ -189,16 +190,7 @@ class TickParser:
                 clock.alias("_now"),
             ],
             [
-                F.col("value").alias("payload"),
-                # Readable text for people; `payload` keeps the exact bytes. Invalid UTF-8 becomes
-                # U+FFFD, so every reader of the Parquet string column (DuckDB refuses invalid
-                # UTF-8) can read it.
-                F.make_valid_utf8(F.col("value").cast("string")).alias("payload_text"),
-                F.make_valid_utf8(F.col("key").cast("string")).alias("kafka_key"),
-                F.col("topic").alias("kafka_topic"),
-                F.col("partition").alias("kafka_partition"),
-                F.col("offset").alias("kafka_offset"),
-                F.col("timestamp").alias("kafka_timestamp"),
+                *[column.alias(name) for name, column in message.items()],
                 "_fast",
                 "_now",
                 F.when(F.col("_fast"), F.from_json(text, _TYPED_SCHEMA)).alias("_t"),
@@ -312,16 +304,14 @@ class TickParser:
         detail = F.lit(None).cast("string")
         for i, (_, _, why) in reversed(list(enumerate(rules))):
             detail = F.when(F.col("_rule") == i, why).otherwise(detail)
-        stages.append(
-            [*_MESSAGE_COLUMNS, *fields, reason.alias("reason"), detail.alias("detail"), "_now"]
-        )
+        stages.append([*message, *fields, reason.alias("reason"), detail.alias("detail"), "_now"])
         # Only a valid tick gets an event time (its timestamp was checked above); a quarantined row
         # is filed under the day Kafka got it, or the day it was ingested when Kafka's own time is
         # absurd.
         event_time = F.when(F.col("reason").isNull(), F.timestamp_seconds("timestamp"))
         stages.append(
             [
-                *_MESSAGE_COLUMNS,
+                *message,
                 *fields,
                 "reason",
                 "detail",
