@@ -55,6 +55,7 @@ def served_end_offsets(services: Settings, topic: str, partitions: int) -> dict[
     seen: list[dict[int, int]] = [{}]
 
     def every_partition() -> dict[int, int]:
+        seen[0] = {}  # what a KafkaException leaves, as before the shared wait
         seen[0] = end_offsets(services, topic, timeout=30)
         return seen[0] if len(seen[0]) == partitions else {}
 
